@@ -1,0 +1,138 @@
+"""Settings from four layers: command-line flag > environment variable > TOML file > default.
+
+Each program declares its options once (``Option``); this module derives the flags, the env var
+names (``PROCMESH_<KEY>``) and the TOML keys from that list, so the three can never drift apart.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+ENV_PREFIX = "PROCMESH_"
+
+
+class SettingsError(ValueError):
+    """A setting a person got wrong; the message is one line naming where it came from."""
+
+
+@dataclass(frozen=True)
+class Option:
+    key: str
+    default: Any
+    help: str
+    convert: Callable[[str], Any] = str
+    choices: tuple[str, ...] | None = None
+    metavar: str | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.key.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.key.upper()
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError("is not a number") from None
+
+
+def positive_seconds(text: str) -> float:
+    value = _number(text)
+    if not 0.05 <= value <= 86_400:
+        raise ValueError("is out of range: use 0.05 to 86400 seconds")
+    return value
+
+
+def non_negative_seconds(text: str) -> float:
+    value = _number(text)
+    if not 0 <= value <= 86_400:
+        raise ValueError("is out of range: use 0 to 86400 seconds")
+    return value
+
+
+def log_level(text: str) -> str:
+    level = text.upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError("is not one of DEBUG, INFO, WARNING, ERROR")
+    return level
+
+
+def add_options(parser: argparse.ArgumentParser, options: Sequence[Option]) -> None:
+    """Add one flag per option; flags default to None so an unset flag defers to lower layers."""
+    for option in options:
+        parser.add_argument(
+            option.flag, dest=option.key, default=None, choices=option.choices,
+            metavar=option.metavar,
+            help=f"{option.help} (env {option.env}; default: {option.default!r})",
+        )
+
+
+def load_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except OSError as exc:
+        raise SettingsError(f"cannot read settings file {path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: invalid TOML: {exc}") from None
+
+
+def resolve(options: Sequence[Option], flags: argparse.Namespace | Mapping[str, Any],
+            file_values: Mapping[str, Any] | None = None, file_name: str = "settings file",
+            environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Merge the layers; every value is converted and checked the same way whatever its source."""
+    environ = os.environ if environ is None else environ
+    file_values = dict(file_values or {})
+    flag_values = vars(flags) if isinstance(flags, argparse.Namespace) else dict(flags)
+    known = {option.key for option in options}
+    unknown = sorted(set(file_values) - known)
+    if unknown:
+        raise SettingsError(f"{file_name}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+
+    resolved: dict[str, Any] = {}
+    for option in options:
+        if flag_values.get(option.key) is not None:
+            source, raw = f"option {option.flag}", flag_values[option.key]
+        elif environ.get(option.env):
+            source, raw = f"environment variable {option.env}", environ[option.env]
+        elif option.key in file_values:
+            source, raw = f"{file_name}: key {option.key!r}", file_values[option.key]
+        else:
+            resolved[option.key] = option.default
+            continue
+        resolved[option.key] = _convert(option, raw, source)
+    return resolved
+
+
+def _convert(option: Option, raw: Any, source: str) -> Any:
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+        raise SettingsError(f"{source}: expected a {'number' if option.convert is not str else 'string'}")
+    try:
+        value = option.convert(str(raw))
+    except ValueError as exc:
+        raise SettingsError(f"{source}: {raw!r} {exc}" if str(exc) else f"{source}: invalid value {raw!r}") from None
+    if option.choices is not None and value not in option.choices:
+        raise SettingsError(f"{source}: {raw!r} is not one of {', '.join(option.choices)}")
+    return value
+
+
+def settings_file(explicit: str | None, fallback: Path | None = None) -> tuple[dict[str, Any], str]:
+    """The TOML layer: the file named by --config, else ``fallback`` if it exists, else nothing."""
+    if explicit:
+        return load_toml(explicit), explicit
+    if fallback is not None and fallback.is_file():
+        return load_toml(fallback), str(fallback)
+    return {}, "settings file"

@@ -1,0 +1,47 @@
+"""procmesh: which programs run on which lab computers, for whom, and for how long."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from setuptools import setup
+
+HERE = Path(__file__).parent
+VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "common" / "__init__.py").read_text()).group(1)
+
+setup(
+    name="procmesh",
+    version=VERSION,
+    description="Records which programs run on which computers, for whom and for how long",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.10",
+    packages=["common", "hub", "hub.storage", "node"],
+    install_requires=[
+        "pyzmq>=25",
+        "psutil>=5.9",
+        "PyMySQL>=1.1",
+        "msgpack>=1.0",
+        "watchdog>=3.0",
+        "filelock>=3.12",
+        "platformdirs>=3.0",
+        'tomli>=2.0; python_version < "3.11"',
+    ],
+    extras_require={
+        "test": ["pytest>=7", "pytest-timeout>=2.1", "hypothesis>=6"],
+    },
+    entry_points={
+        "console_scripts": [
+            "procmesh-hub = hub.cli:main",
+            "procmesh-node = node.cli:main",
+        ],
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Operating System :: Microsoft :: Windows",
+        "Operating System :: POSIX :: Linux",
+        "Operating System :: MacOS",
+        "Topic :: System :: Monitoring",
+    ],
+)

@@ -1,0 +1,78 @@
+"""Settings layering: flag > env > TOML > default, with one-line errors naming the source."""
+from __future__ import annotations
+
+import argparse
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from common.settings import (Option, SettingsError, add_options, positive_seconds, resolve,
+                             settings_file)
+from hub.cli import ALL_OPTIONS as HUB_OPTIONS
+from node.cli import OPTIONS as NODE_OPTIONS
+
+OPTIONS = (
+    Option("db", "sqlite:///procmesh.db", "database"),
+    Option("interval", 5.0, "seconds", positive_seconds),
+    Option("scope", "user", "scope", choices=("user", "all")),
+)
+REPO = Path(__file__).resolve().parent.parent
+
+
+def flags(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_options(parser, OPTIONS)
+    return parser.parse_args(argv)
+
+
+def test_defaults_when_nothing_is_set() -> None:
+    assert resolve(OPTIONS, flags(), {}, environ={}) == {
+        "db": "sqlite:///procmesh.db", "interval": 5.0, "scope": "user"}
+
+
+def test_flag_beats_env_beats_file_beats_default() -> None:
+    file_values = {"interval": 2, "db": "sqlite:///file.db", "scope": "all"}
+    env = {"PROCMESH_INTERVAL": "3", "PROCMESH_DB": "sqlite:///env.db"}
+    got = resolve(OPTIONS, flags("--interval", "4"), file_values, environ=env)
+    assert got == {"interval": 4.0, "db": "sqlite:///env.db", "scope": "all"}
+
+
+@pytest.mark.parametrize("argv, env, file_values, fragment", [
+    (("--interval", "abc"), {}, {}, "option --interval: 'abc' is not a number"),
+    ((), {"PROCMESH_INTERVAL": "0"}, {}, "environment variable PROCMESH_INTERVAL"),
+    ((), {}, {"interval": "fast"}, "hub.toml: key 'interval'"),
+    ((), {}, {"scope": "everyone"}, "is not one of user, all"),
+    ((), {}, {"intervall": 5}, "hub.toml: unknown key 'intervall'"),
+    ((), {}, {"interval": True}, "hub.toml: key 'interval': expected a number"),
+])
+def test_bad_values_name_their_source(argv, env, file_values, fragment) -> None:
+    with pytest.raises(SettingsError) as caught:
+        resolve(OPTIONS, flags(*argv), file_values, "hub.toml", environ=env)
+    assert fragment in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_bad_toml_is_one_clear_line(tmp_path: Path) -> None:
+    bad = tmp_path / "hub.toml"
+    bad.write_text("interval = = 5\n")
+    with pytest.raises(SettingsError, match=r"hub.toml: invalid TOML"):
+        settings_file(str(bad))
+    with pytest.raises(SettingsError, match="cannot read settings file"):
+        settings_file(str(tmp_path / "missing.toml"))
+
+
+def test_fallback_file_is_read_only_when_present(tmp_path: Path) -> None:
+    fallback = tmp_path / "node.toml"
+    assert settings_file(None, fallback) == ({}, "settings file")
+    fallback.write_text('hub = "lab-server"\n')
+    assert settings_file(None, fallback) == ({"hub": "lab-server"}, str(fallback))
+
+
+@pytest.mark.parametrize("sample, options", [("hub.toml", HUB_OPTIONS), ("node.toml", NODE_OPTIONS)])
+def test_sample_files_document_every_key_at_its_default(sample: str, options) -> None:
+    text = (REPO / "config" / sample).read_text()
+    uncommented = "\n".join(line.lstrip("# ") for line in text.splitlines()
+                            if line.startswith("# ") and " = " in line)
+    documented = tomllib.loads(uncommented)
+    assert documented == {o.key: o.default for o in options}
