@@ -1,0 +1,19 @@
+"""Where the hub keeps sessions and nodes: SQLite (the embedded default) or MariaDB."""
+from __future__ import annotations
+
+from .base import (NodeRow, NodeStatus, SessionRow, Storage, StorageError, StorageUnavailable,
+                   UsageRow)
+from .dburl import DatabaseURL, parse_db_url
+from .mariadb import MariaDBStorage
+from .sqlite import SQLiteStorage
+
+__all__ = ["DatabaseURL", "NodeRow", "NodeStatus", "SessionRow", "Storage", "StorageError",
+           "StorageUnavailable", "UsageRow", "open_storage", "parse_db_url"]
+
+
+def open_storage(url: str) -> Storage:
+    """Connect to the database url names; StorageError (or StorageUnavailable) with one clear line."""
+    parsed = parse_db_url(url)
+    if parsed.backend == "sqlite":
+        return SQLiteStorage(parsed.path)
+    return MariaDBStorage(parsed)

@@ -1,0 +1,194 @@
+"""What every storage backend offers the hub, and the report SQL the backends share."""
+from __future__ import annotations
+
+import dataclasses
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Sequence
+
+
+@dataclass(slots=True)
+class SessionRow:
+    sid: bytes
+    node: str
+    client_ip: str
+    user: str
+    computer: str
+    process: str
+    start: float
+    end: float
+
+
+@dataclass(slots=True)
+class NodeRow:
+    node: str
+    computer: str
+    user: str
+    client_ip: str
+    platform: str
+    agent: str
+    cfg: str
+    seen: float
+    online: bool
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    key: tuple[str, ...]   # values of the `by` columns, in the order asked for
+    sessions: int
+    seconds: float
+    first: float
+    last: float
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStatus:
+    node: str
+    computer: str
+    user: str
+    client_ip: str
+    platform: str
+    agent: str
+    cfg: str
+    first_seen: float
+    last_seen: float
+    online: bool
+
+
+class StorageError(Exception):
+    """A person's mistake or a permanent fault; str() is one clear line, never with a password."""
+
+
+class StorageUnavailable(StorageError):
+    """The database cannot be reached or is busy right now: retrying later may succeed."""
+
+
+class Storage(ABC):
+    """One database connection, used by one thread at a time."""
+
+    @abstractmethod
+    def ensure_schema(self) -> None:
+        """Create the tables and indexes that are missing; harmless when they exist."""
+
+    @abstractmethod
+    def write(self, sessions: Sequence[SessionRow], nodes: Sequence[NodeRow]) -> None:
+        """Upsert sessions (end only grows) and nodes (first seen kept) in ONE transaction."""
+
+    @abstractmethod
+    def usage(self, since: float | None, until: float | None, by: Sequence[str]) -> list[UsageRow]:
+        """Usage of sessions overlapping [since, until), clipped to it, grouped by `by`."""
+
+    @abstractmethod
+    def nodes(self) -> list[NodeStatus]:
+        """Every node, ordered by computer, then user."""
+
+    @abstractmethod
+    def close(self) -> None:
+        ...
+
+    def __enter__(self) -> Storage:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def coalesce_sessions(sessions: Iterable[SessionRow]) -> list[SessionRow]:
+    """One row per sid, ordered by sid: the first row seen, with the latest end of all of them."""
+    merged: dict[bytes, SessionRow] = {}
+    for row in sessions:
+        kept = merged.get(row.sid)
+        if kept is None:
+            merged[row.sid] = row
+        elif row.end > kept.end:
+            merged[row.sid] = dataclasses.replace(kept, end=row.end)
+    return [merged[sid] for sid in sorted(merged)]
+
+
+GROUP_COLUMNS = {"computer": "computerName", "user": "user", "process": "process"}
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """The few spellings in which the report SQL of the backends differs."""
+    placeholder: str
+    greatest: str                            # two-argument maximum
+    least: str                               # two-argument minimum
+    sum_seconds: str                         # SUM of the seconds from {lo} to {hi}
+    to_db_time: Callable[[float], Any]
+    from_db_time: Callable[[Any], float]
+
+
+def group_columns(by: Sequence[str]) -> list[str]:
+    for name in by:
+        if name not in GROUP_COLUMNS:
+            raise StorageError(f"cannot group usage by {name!r}: choose from {', '.join(GROUP_COLUMNS)}")
+    if len(set(by)) != len(by):
+        raise StorageError(f"usage grouping names a column twice: {', '.join(by)}")
+    return [GROUP_COLUMNS[name] for name in by]
+
+
+def usage_query(dialect: Dialect, since: float | None, until: float | None,
+                by: Sequence[str]) -> tuple[str, list[Any]]:
+    """SQL and parameters aggregating usage in the database: the tables hold millions of rows."""
+    keys = ", ".join(group_columns(by))
+    mark = dialect.placeholder
+    clipped = {"lo": "startTime", "hi": "endTime"}   # a session's bounds, clipped to the window
+    clip_params: dict[str, list[Any]] = {"lo": [], "hi": []}
+    conditions: list[str] = []
+    where_params: list[Any] = []
+    if since is not None:
+        clipped["lo"] = f"{dialect.greatest}(startTime, {mark})"
+        clip_params["lo"] = [dialect.to_db_time(since)]
+        conditions.append(f"endTime >= {mark}")
+        where_params.append(dialect.to_db_time(since))
+    if until is not None:
+        clipped["hi"] = f"{dialect.least}(endTime, {mark})"
+        clip_params["hi"] = [dialect.to_db_time(until)]
+        conditions.append(f"startTime < {mark}")
+        where_params.append(dialect.to_db_time(until))
+    # A dialect's template may name hi before lo: the parameters follow the template.
+    template_order = re.findall(r"\{(lo|hi)\}", dialect.sum_seconds)
+    params = [value for name in template_order for value in clip_params[name]]
+    seconds = dialect.sum_seconds.format(**clipped)
+    sql = (f"SELECT {keys + ', ' if keys else ''}COUNT(*), "
+           f"{seconds} AS seconds, MIN(startTime), MAX(endTime) "
+           "FROM records")
+    if conditions:
+        sql += " WHERE " + " AND ".join(conditions)
+    if keys:
+        sql += f" GROUP BY {keys}"
+    sql += " ORDER BY seconds DESC" + (f", {keys}" if keys else "")
+    return sql, params + where_params
+
+
+def usage_rows(dialect: Dialect, rows: Iterable[Sequence[Any]], width: int) -> list[UsageRow]:
+    # Without grouping, an empty window still yields one all-NULL aggregate row: skip it.
+    return [UsageRow(key=tuple(row[:width]), sessions=row[width], seconds=float(row[width + 1]),
+                     first=dialect.from_db_time(row[width + 2]), last=dialect.from_db_time(row[width + 3]))
+            for row in rows if row[width]]
+
+
+SESSION_COLUMNS = "sid, node, client_ip, user, computerName, process, startTime, endTime"
+NODE_COLUMNS = "node, computerName, user, client_ip, platform, agent, cfg, firstSeen, lastSeen, online"
+NODES_QUERY = f"SELECT {NODE_COLUMNS} FROM nodes ORDER BY computerName, user, node"
+
+
+def session_values(dialect: Dialect, row: SessionRow) -> tuple[Any, ...]:
+    """Parameters for SESSION_COLUMNS."""
+    return (row.sid, row.node, row.client_ip, row.user, row.computer, row.process,
+            dialect.to_db_time(row.start), dialect.to_db_time(row.end))
+
+
+def node_values(dialect: Dialect, row: NodeRow) -> tuple[Any, ...]:
+    """Parameters for NODE_COLUMNS: a new node is first seen when it is last seen."""
+    seen = dialect.to_db_time(row.seen)
+    return (row.node, row.computer, row.user, row.client_ip, row.platform, row.agent, row.cfg,
+            seen, seen, int(row.online))
+
+
+def node_status(dialect: Dialect, row: Sequence[Any]) -> NodeStatus:
+    """A NodeStatus from a row of NODES_QUERY."""
+    return NodeStatus(*row[:7], first_seen=dialect.from_db_time(row[7]),
+                      last_seen=dialect.from_db_time(row[8]), online=bool(row[9]))

@@ -1,0 +1,262 @@
+"""MariaDB backend (PyMySQL): the schema of records.sql and a write path that keeps `id` dense."""
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator, Sequence
+
+import pymysql
+from pymysql.connections import Connection
+from pymysql.constants import CLIENT
+from pymysql.cursors import Cursor
+
+from .base import (NODE_COLUMNS, NODES_QUERY, SESSION_COLUMNS, Dialect, NodeRow, NodeStatus, SessionRow,
+                   Storage, StorageError, StorageUnavailable, UsageRow, coalesce_sessions, node_status,
+                   node_values, session_values, usage_query, usage_rows)
+from .dburl import DatabaseURL
+from .timefmt import from_datetime, to_datetime
+
+# Identical, statement by statement, to records.sql at the top of the repository (a test checks it):
+# the hub is installed as a package, so it cannot read that file at run time.
+SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS records (
+    id           BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+    client_ip    VARCHAR(45)  NOT NULL,
+    user         VARCHAR(255) NOT NULL,
+    computerName VARCHAR(255) NOT NULL,
+    process      VARCHAR(255) NOT NULL,
+    startTime    DATETIME(3)  NOT NULL COMMENT 'UTC',
+    endTime      DATETIME(3)  NOT NULL COMMENT 'UTC, last time the program was seen running',
+    sid          BINARY(16)   NOT NULL COMMENT 'session id chosen by the node (UUIDv7)',
+    node         VARCHAR(255) NOT NULL COMMENT 'id of the node that reported the session',
+    PRIMARY KEY (id),
+    UNIQUE KEY records_sid (sid),
+    KEY records_endTime (endTime),
+    KEY records_startTime (startTime),
+    KEY records_computer_start (computerName, startTime),
+    KEY records_user_start (user, startTime),
+    KEY records_process_start (process, startTime)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS nodes (
+    node         VARCHAR(255) NOT NULL,
+    computerName VARCHAR(255) NOT NULL,
+    user         VARCHAR(255) NOT NULL,
+    client_ip    VARCHAR(45)  NOT NULL COMMENT 'address the hub saw the node connect from',
+    platform     VARCHAR(255) NOT NULL,
+    agent        VARCHAR(255) NOT NULL,
+    cfg          VARCHAR(255) NOT NULL COMMENT 'digest of the watch list the node applied',
+    firstSeen    DATETIME(3)  NOT NULL COMMENT 'UTC',
+    lastSeen     DATETIME(3)  NOT NULL COMMENT 'UTC',
+    online       TINYINT      NOT NULL DEFAULT 0,
+    PRIMARY KEY (node)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+"""
+
+
+def _marks(count: int) -> str:
+    return ", ".join(["%s"] * count)
+
+
+INSERT_SESSIONS = (
+    f"INSERT INTO records ({SESSION_COLUMNS}) VALUES ({_marks(8)}) "
+    # Only reached when another hub stored the session since our SELECT.
+    "ON DUPLICATE KEY UPDATE endTime = GREATEST(endTime, VALUES(endTime))")
+
+UPSERT_NODES = (
+    f"INSERT INTO nodes ({NODE_COLUMNS}) VALUES ({_marks(10)}) "
+    "ON DUPLICATE KEY UPDATE computerName = VALUES(computerName), user = VALUES(user), "
+    "client_ip = VALUES(client_ip), platform = VALUES(platform), agent = VALUES(agent), "
+    "cfg = VALUES(cfg), lastSeen = GREATEST(lastSeen, VALUES(lastSeen)), online = VALUES(online)")
+
+DIALECT = Dialect(
+    placeholder="%s", greatest="GREATEST", least="LEAST",
+    sum_seconds="SUM(TIMESTAMPDIFF(MICROSECOND, {lo}, {hi})) / 1000000",
+    to_db_time=to_datetime, from_db_time=from_datetime)
+
+CONNECT_TIMEOUT = 5
+# A frozen server or a pulled cable must not block the writer forever; generous for big reports.
+IO_TIMEOUT = 300
+ROWS_PER_STATEMENT = 1000
+KNOWN_SIDS = 500_000
+
+# Server gone, connection lost or killed, too many connections, lock wait timeout, deadlock:
+# rolling back and retrying later may succeed.
+UNAVAILABLE_CODES = {1040, 1053, 1205, 1213, 1927, 2002, 2003, 2006, 2013, 2055, 4031}
+
+
+def connect_kwargs(url: DatabaseURL) -> dict[str, Any]:
+    """PyMySQL connection arguments for url; also used by the tests' admin connections."""
+    return dict(
+        host=url.host or "localhost", port=url.port, user=url.user, password=url.password,
+        database=url.database, unix_socket=url.unix_socket or None,
+        charset="utf8mb4", autocommit=False, connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=IO_TIMEOUT, write_timeout=IO_TIMEOUT,
+        # DATETIME has no time zone; UTC in the session keeps NOW() and friends consistent with it.
+        init_command="SET time_zone = '+00:00'",
+        # UPDATE then reports rows matched, not rows changed: how the writer notices deleted rows.
+        client_flag=CLIENT.FOUND_ROWS)
+
+
+def split_sql(text: str) -> list[str]:
+    """The statements of an SQL script, `--` comment lines dropped and whitespace collapsed."""
+    code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    return [" ".join(statement.split()) for statement in code.split(";") if statement.strip()]
+
+
+class KnownSids:
+    """Session ids known to be stored, bounded: the least recently written are forgotten first."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._sids: OrderedDict[bytes, None] = OrderedDict()
+
+    def __contains__(self, sid: bytes) -> bool:
+        return sid in self._sids
+
+    def remember(self, sids: Iterable[bytes]) -> None:
+        for sid in sids:
+            self._sids[sid] = None
+            self._sids.move_to_end(sid)
+        while len(self._sids) > self._capacity:
+            self._sids.popitem(last=False)
+
+
+class MariaDBStorage(Storage):
+    """
+    InnoDB's INSERT ... ON DUPLICATE KEY UPDATE uses up an auto-increment value even for a row it only
+    updates, so `id` would grow by one per report per session. Sessions known to be stored are
+    therefore updated with a plain UPDATE, and only new ones are inserted.
+    """
+
+    def __init__(self, url: DatabaseURL, known_capacity: int = KNOWN_SIDS) -> None:
+        self._url = url
+        self._known = KnownSids(known_capacity)
+        self._conn: Connection | None = self._connect()
+
+    def ensure_schema(self) -> None:
+        with self._transaction("create tables in") as cursor:
+            # Only missing tables: a hub account without the CREATE privilege works on existing tables.
+            cursor.execute("SHOW TABLES")
+            existing = {name for (name,) in cursor.fetchall()}
+            for statement in split_sql(SCHEMA_SQL):
+                if _created_table(statement) not in existing:
+                    cursor.execute(statement)
+
+    def write(self, sessions: Sequence[SessionRow], nodes: Sequence[NodeRow]) -> None:
+        rows = coalesce_sessions(sessions)
+        if not rows and not nodes:
+            return
+        with self._transaction("write to") as cursor:
+            self._write_sessions(cursor, rows)
+            cursor.executemany(UPSERT_NODES, [node_values(DIALECT, row) for row in nodes])
+        # Only after COMMIT: a rolled-back insert must be inserted again next time.
+        self._known.remember(row.sid for row in rows)
+
+    def usage(self, since: float | None, until: float | None, by: Sequence[str]) -> list[UsageRow]:
+        sql, params = usage_query(DIALECT, since, until, by)
+        return usage_rows(DIALECT, self._fetchall(sql, params), len(by))
+
+    def nodes(self) -> list[NodeStatus]:
+        return [node_status(DIALECT, row) for row in self._fetchall(NODES_QUERY, [])]
+
+    def close(self) -> None:
+        if self._conn is not None and self._conn.open:
+            self._conn.close()
+        self._conn = None
+
+    def _write_sessions(self, cursor: Cursor, rows: list[SessionRow]) -> None:
+        stored = _stored_sids(cursor, [row.sid for row in rows if row.sid not in self._known])
+        updates = [row for row in rows if row.sid in self._known or row.sid in stored]
+        inserts = [row for row in rows if row.sid not in self._known and row.sid not in stored]
+        if _update_ends(cursor, updates) < len(updates):
+            # Some rows this hub wrote are gone (an administrator purged them): store them again.
+            present = _stored_sids(cursor, [row.sid for row in updates])
+            inserts += [row for row in updates if row.sid not in present]
+        cursor.executemany(INSERT_SESSIONS, [session_values(DIALECT, row) for row in inserts])
+
+    def _fetchall(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        with self._transaction("read from") as cursor:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+
+    @contextmanager
+    def _transaction(self, action: str) -> Iterator[Cursor]:
+        """A cursor in a transaction committed at the end; even reads end theirs, releasing locks."""
+        conn = self._live_connection()
+        try:
+            with conn.cursor() as cursor:
+                yield cursor
+            conn.commit()
+        except BaseException as exc:
+            try:
+                conn.rollback()
+            except pymysql.Error:
+                self.close()   # the connection is gone: the next call opens a new one
+            if isinstance(exc, pymysql.Error):
+                raise self._translate(exc, action) from exc
+            raise
+
+    def _live_connection(self) -> Connection:
+        """The connection, replaced by a new one when the server dropped it (restart, idle timeout, KILL)."""
+        if self._conn is not None:
+            try:
+                self._conn.ping()
+                return self._conn
+            except pymysql.Error:
+                self.close()
+        self._conn = self._connect()
+        return self._conn
+
+    def _connect(self) -> Connection:
+        try:
+            return pymysql.connect(**connect_kwargs(self._url))
+        except pymysql.Error as exc:
+            raise self._translate(exc, "connect to") from exc
+
+    def _translate(self, exc: pymysql.Error, action: str) -> StorageError:
+        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+        reason = exc.args[1] if len(exc.args) > 1 else str(exc) or type(exc).__name__
+        # PyMySQL messages never contain the password; the URL is only ever shown redacted.
+        where = f"MariaDB at {self._url.server}"
+        if action == "connect to":
+            message = f"cannot connect to {where} as {self._url.user}: {reason}"
+        else:
+            message = f"cannot {action} {where}, database {self._url.database}: {reason}"
+        if isinstance(exc, pymysql.InterfaceError) or code in UNAVAILABLE_CODES:
+            return StorageUnavailable(message)
+        return StorageError(message)
+
+
+def _created_table(statement: str) -> str:
+    match = re.match(r"CREATE TABLE IF NOT EXISTS (\w+)", statement)
+    if match is None:
+        raise ValueError(f"not a CREATE TABLE IF NOT EXISTS statement: {statement[:60]}")
+    return match.group(1)
+
+
+def _chunks(rows: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        yield rows[start:start + ROWS_PER_STATEMENT]
+
+
+def _stored_sids(cursor: Cursor, sids: Sequence[bytes]) -> set[bytes]:
+    stored: set[bytes] = set()
+    for chunk in _chunks(sids):
+        cursor.execute(f"SELECT sid FROM records WHERE sid IN ({_marks(len(chunk))})", chunk)
+        stored.update(sid for (sid,) in cursor.fetchall())
+    return stored
+
+
+def _update_ends(cursor: Cursor, rows: Sequence[SessionRow]) -> int:
+    """Raise each row's endTime to the reported end, many rows per statement; return rows matched."""
+    matched = 0
+    for chunk in _chunks(rows):
+        cases = " ".join(["WHEN %s THEN %s"] * len(chunk))
+        params: list[Any] = [value for row in chunk for value in (row.sid, to_datetime(row.end))]
+        params += [row.sid for row in chunk]
+        matched += cursor.execute(
+            f"UPDATE records SET endTime = GREATEST(endTime, CAST(CASE sid {cases} END AS DATETIME(3))) "
+            f"WHERE sid IN ({_marks(len(chunk))})", params)
+    return matched

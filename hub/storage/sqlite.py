@@ -1,0 +1,129 @@
+"""SQLite backend: the embedded default; same tables and columns as records.sql, times as UTC text."""
+from __future__ import annotations
+
+import os
+import sqlite3
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
+
+from .base import (NODE_COLUMNS, NODES_QUERY, SESSION_COLUMNS, Dialect, NodeRow, NodeStatus, SessionRow,
+                   Storage, StorageError, StorageUnavailable, UsageRow, node_status, node_values,
+                   session_values, usage_query, usage_rows)
+from .timefmt import from_text, to_text
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS records (
+        id           INTEGER PRIMARY KEY,
+        client_ip    TEXT NOT NULL,
+        user         TEXT NOT NULL,
+        computerName TEXT NOT NULL,
+        process      TEXT NOT NULL,
+        startTime    TEXT NOT NULL,
+        endTime      TEXT NOT NULL,
+        sid          BLOB NOT NULL UNIQUE,
+        node         TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS records_endTime ON records (endTime)",
+    "CREATE INDEX IF NOT EXISTS records_startTime ON records (startTime)",
+    "CREATE INDEX IF NOT EXISTS records_computer_start ON records (computerName, startTime)",
+    "CREATE INDEX IF NOT EXISTS records_user_start ON records (user, startTime)",
+    "CREATE INDEX IF NOT EXISTS records_process_start ON records (process, startTime)",
+    """CREATE TABLE IF NOT EXISTS nodes (
+        node         TEXT NOT NULL PRIMARY KEY,
+        computerName TEXT NOT NULL,
+        user         TEXT NOT NULL,
+        client_ip    TEXT NOT NULL,
+        platform     TEXT NOT NULL,
+        agent        TEXT NOT NULL,
+        cfg          TEXT NOT NULL,
+        firstSeen    TEXT NOT NULL,
+        lastSeen     TEXT NOT NULL,
+        online       INTEGER NOT NULL DEFAULT 0
+    )""",
+)
+
+UPSERT_SESSION = (
+    f"INSERT INTO records ({SESSION_COLUMNS}) VALUES ({', '.join('?' * 8)}) "
+    "ON CONFLICT(sid) DO UPDATE SET endTime = max(endTime, excluded.endTime)")
+
+UPSERT_NODE = (
+    f"INSERT INTO nodes ({NODE_COLUMNS}) VALUES ({', '.join('?' * 10)}) "
+    "ON CONFLICT(node) DO UPDATE SET computerName = excluded.computerName, user = excluded.user, "
+    "client_ip = excluded.client_ip, platform = excluded.platform, agent = excluded.agent, "
+    "cfg = excluded.cfg, lastSeen = max(lastSeen, excluded.lastSeen), online = excluded.online")
+
+DIALECT = Dialect(
+    placeholder="?", greatest="max", least="min",
+    # julianday() is a day count; rounding each session to whole milliseconds keeps the sum exact.
+    sum_seconds="SUM(round((julianday({hi}) - julianday({lo})) * 86400000)) / 1000.0",
+    to_db_time=to_text, from_db_time=from_text)
+
+# Busy, locked, I/O error, disk full: another process or the disk may let go, so the writer retries.
+TRANSIENT_CODES = {5, 6, 10, 13}
+TRANSIENT_MESSAGES = {"database is locked", "database table is locked", "disk I/O error",
+                      "database or disk is full"}
+
+
+class SQLiteStorage(Storage):
+    def __init__(self, path: str, busy_timeout: float = 5.0) -> None:
+        """busy_timeout: seconds to wait for another process's lock before StorageUnavailable."""
+        self._path = path
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise StorageError(f"cannot open SQLite database {path}: folder {folder} does not exist")
+        with self._errors("open"):
+            # isolation_level=None: transactions are begun explicitly, so reads never hold one open.
+            # check_same_thread=False: the hub may open the storage in one thread and write in another.
+            # timeout= is SQLite's busy timeout.
+            self._conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None,
+                                         check_same_thread=False)
+            try:
+                # WAL lets reports read while the hub writes.
+                self._conn.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.Error:
+                self._conn.close()
+                raise
+
+    def ensure_schema(self) -> None:
+        with self._errors("create tables in"), self._conn:
+            self._conn.execute("BEGIN IMMEDIATE")
+            for statement in SCHEMA:
+                self._conn.execute(statement)
+
+    def write(self, sessions: Sequence[SessionRow], nodes: Sequence[NodeRow]) -> None:
+        if not sessions and not nodes:
+            return
+        with self._errors("write to"), self._conn:
+            # IMMEDIATE takes the write lock up front instead of failing on a read-to-write upgrade.
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.executemany(UPSERT_SESSION, (session_values(DIALECT, row) for row in sessions))
+            self._conn.executemany(UPSERT_NODE, (node_values(DIALECT, row) for row in nodes))
+
+    def usage(self, since: float | None, until: float | None, by: Sequence[str]) -> list[UsageRow]:
+        sql, params = usage_query(DIALECT, since, until, by)
+        return usage_rows(DIALECT, self._fetchall(sql, params), len(by))
+
+    def nodes(self) -> list[NodeStatus]:
+        return [node_status(DIALECT, row) for row in self._fetchall(NODES_QUERY, [])]
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def _fetchall(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        with self._errors("read from"):
+            return self._conn.execute(sql, params).fetchall()
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            error = StorageUnavailable if _is_transient(exc) else StorageError
+            raise error(f"cannot {action} SQLite database {self._path}: {exc}") from exc
+
+
+def _is_transient(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)   # Python 3.11+; 3.10 has only the message
+    if code is None:
+        return str(exc) in TRANSIENT_MESSAGES
+    return code & 0xFF in TRANSIENT_CODES

@@ -1,0 +1,81 @@
+"""Database fixtures: a fresh SQLite file or a fresh MariaDB database per test."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import pymysql
+import pytest
+
+from hub.storage import DatabaseURL, Storage, open_storage, parse_db_url
+from hub.storage.mariadb import connect_kwargs
+
+DEFAULT_TEST_MARIADB = "mariadb://root@127.0.0.1:3306/test"
+
+
+def _test_dsn() -> str:
+    return os.environ.get("PROCMESH_TEST_MARIADB", DEFAULT_TEST_MARIADB)
+
+
+@pytest.fixture(scope="session")
+def mariadb_server() -> DatabaseURL:
+    """The test server, checked once per session: a missing server costs one timeout, not one per test.
+
+    pytest remembers a session fixture's skip or failure and repeats it for every later test.
+    """
+    url = parse_db_url(_test_dsn())
+    try:
+        pymysql.connect(**connect_kwargs(url)).close()
+    except pymysql.Error as exc:
+        reason = f"MariaDB not reachable at {url.redacted()}: {exc.args[-1] if exc.args else exc}"
+        if os.environ.get("PROCMESH_REQUIRE_MARIADB") == "1":
+            pytest.fail(reason + " (PROCMESH_REQUIRE_MARIADB=1)")
+        pytest.skip(reason)
+    return url
+
+
+@pytest.fixture
+def mariadb_admin(mariadb_server: DatabaseURL) -> Iterator[pymysql.connections.Connection]:
+    """A connection of the test DSN's account, outside the storage under test, in autocommit."""
+    conn = pymysql.connect(**{**connect_kwargs(mariadb_server), "autocommit": True})
+    with conn.cursor() as cursor:
+        # A test that leaves a transaction open must not hang DROP DATABASE for a year.
+        cursor.execute("SET SESSION lock_wait_timeout = 10")
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def mariadb_url(mariadb_admin: pymysql.connections.Connection) -> Iterator[str]:
+    """URL of a fresh, empty database `procmesh_t_<hex>`, dropped after the test."""
+    name = f"procmesh_t_{secrets.token_hex(6)}"
+    with mariadb_admin.cursor() as cursor:
+        # An identifier cannot be a parameter; name is our own hex.
+        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    try:
+        yield urlunsplit(urlsplit(_test_dsn())._replace(path=f"/{name}"))
+    finally:
+        with mariadb_admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'procmesh.db'}"
+
+
+@pytest.fixture(params=["sqlite", "mariadb"])
+def storage_url(request: pytest.FixtureRequest) -> str:
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+def storage(storage_url: str) -> Iterator[Storage]:
+    """An open storage with its tables created, on each backend."""
+    store = open_storage(storage_url)
+    store.ensure_schema()
+    yield store
+    store.close()
