@@ -1,0 +1,238 @@
+"""The node's single thread: a zmq.Poller over the SUB socket, timed by the next scan tick.
+
+The node holds no config until the hub sends one (XPUB welcome message or broadcast). Each tick it
+scans, updates its sessions and pushes its whole state; a report that cannot be sent (hub down) is
+simply not sent, because the next one carries the same state.
+"""
+from __future__ import annotations
+
+import logging
+import platform
+import random
+import signal
+import time
+from dataclasses import dataclass
+from typing import Any, Iterator, Sequence
+
+import zmq
+
+from common import __version__
+from common.protocol import (CONFIG_TOPIC, Ack, Config, ProtocolError, Report, SessionState,
+                             ack_topic, decode_hub_frame, encode_report)
+from common.watchlist import Matcher, WatchListError
+from node.scanner import Scanner
+from node.sessions import SessionTracker
+
+log = logging.getLogger("procmesh.node")
+
+# Well under the hub's 1,000-session and 1 MiB limits even with 255-character labels and owners.
+SESSIONS_PER_REPORT = 500
+POLL_CAP_SECONDS = 0.25
+BYE_LINGER_MS = 1000
+DEFAULT_GRACE = 30.0
+
+
+@dataclass(frozen=True)
+class NodeIdentity:
+    node: str
+    host: str
+    user: str
+    os: str = f"{platform.system()} {platform.release()}"
+    agent: str = f"procmesh-node {__version__}"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    config: str
+    report: str
+
+
+class NoConfigError(RuntimeError):
+    """The hub sent no watch list in time (``--once``)."""
+
+
+def chunks(sessions: Sequence[SessionState], size: int = SESSIONS_PER_REPORT) -> Iterator[Sequence[SessionState]]:
+    """The sessions split into report-sized pieces; an empty state still yields one empty piece."""
+    if not sessions:
+        yield ()
+    for i in range(0, len(sessions), size):
+        yield sessions[i:i + size]
+
+
+def _tune(sock: zmq.Socket) -> None:
+    # Randomised reconnects spread a whole lab's reconnects after a hub restart; heartbeats notice a
+    # frozen hub that TCP alone would not.
+    sock.setsockopt(zmq.RECONNECT_IVL, random.randint(1000, 5000))
+    sock.setsockopt(zmq.RECONNECT_IVL_MAX, 60_000)
+    sock.setsockopt(zmq.HEARTBEAT_IVL, 10_000)
+    sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 30_000)
+    sock.setsockopt(zmq.TCP_KEEPALIVE, 1)
+
+
+class NodeAgent:
+    def __init__(self, identity: NodeIdentity, endpoints: Endpoints, scope: str = "user",
+                 codec: str = "msgpack") -> None:
+        self.identity = identity
+        self.endpoints = endpoints
+        self.scope = scope
+        self.codec = codec
+        self.config: Config | None = None
+        self.tracker = SessionTracker(DEFAULT_GRACE)
+        self._scanner: Scanner | None = None
+        self._interval = 0.0
+        self._next_tick: float | None = None
+        # Starting from the wall clock keeps seq increasing across restarts of the node, so an ack
+        # meant for a previous run can never acknowledge this run's sessions.
+        self._seq = int(time.time() * 1000)
+        self._stopping = False
+        self._ctx = zmq.Context()
+        self._ctx.linger = 0
+        self._sub = self._ctx.socket(zmq.SUB)
+        _tune(self._sub)
+        self._sub.setsockopt(zmq.SUBSCRIBE, CONFIG_TOPIC)
+        self._sub.setsockopt(zmq.SUBSCRIBE, ack_topic(identity.node))
+        self._sub.connect(endpoints.config)
+        self._push: zmq.Socket | None = None
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+
+    def install_signal_handlers(self) -> None:
+        for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), self._on_stop_signal)
+
+    def _on_stop_signal(self, signum: int, _frame: Any) -> None:
+        log.info("received %s: sending the final report", signal.Signals(signum).name)
+        self._stopping = True
+
+    def request_stop(self) -> None:
+        self._stopping = True
+
+    def run(self) -> None:
+        self._push = self._ctx.socket(zmq.PUSH)
+        _tune(self._push)
+        # Without IMMEDIATE a report to a hub that is down parks in a dead pipe; with it the send
+        # fails at once, and the next report carries the same state anyway.
+        self._push.setsockopt(zmq.IMMEDIATE, 1)
+        self._push.setsockopt(zmq.SNDHWM, 32)
+        self._push.connect(self.endpoints.report)
+        log.info("node %s started: config from %s, reports to %s, scope %s",
+                 self.identity.node, self.endpoints.config, self.endpoints.report, self.scope)
+        try:
+            while not self._stopping:
+                self._wait_and_receive(self._seconds_to_tick())
+                if self._next_tick is not None and time.monotonic() >= self._next_tick:
+                    self._tick()
+            self._say_bye()
+        finally:
+            self.close()
+
+    def once(self, wait: float) -> Report:
+        """Wait for the hub's config, scan once and return the report that would be sent."""
+        deadline = time.monotonic() + wait
+        while self.config is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise NoConfigError(f"no watch list from the hub at {self.endpoints.config} within "
+                                    f"{wait:.0f} s: is procmesh-hub running and reachable?")
+            self._wait_and_receive(remaining)
+        self._scan()
+        return self._report(tuple(self.tracker.pending()), self._seq, "report")
+
+    def close(self) -> None:
+        for sock in (self._sub, self._push):
+            if sock is not None:
+                sock.close()
+        self._ctx.term()
+
+    # ---- receiving ------------------------------------------------------------------------------
+
+    def _seconds_to_tick(self) -> float:
+        if self._next_tick is None:
+            return POLL_CAP_SECONDS
+        return min(max(0.0, self._next_tick - time.monotonic()), POLL_CAP_SECONDS)
+
+    def _wait_and_receive(self, timeout: float) -> None:
+        if not self._sub.poll(int(timeout * 1000)):
+            return
+        while True:
+            try:
+                frame = self._sub.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            try:
+                message = decode_hub_frame(frame)
+            except ProtocolError as exc:
+                log.warning("ignored a malformed message from the hub: %s", exc)
+                continue
+            if isinstance(message, Ack):
+                self.tracker.acknowledge(message.seq)
+            else:
+                self._apply(message)
+
+    def _apply(self, config: Config) -> None:
+        if self.config is not None and config.digest == self.config.digest:
+            return
+        try:
+            matcher = Matcher(config.watch)
+        except WatchListError as exc:
+            log.error("ignored config %s from the hub: %s", config.digest, exc)
+            return
+        first = self.config is None
+        self.config = config
+        self._scanner = Scanner(matcher, self.scope)
+        self.tracker.grace = config.grace
+        self._interval = config.interval
+        now = time.monotonic()
+        if first:
+            # Wait a random part of the interval before the first scan and keep that phase, so a
+            # lab that logs in at 8:00 sharp does not report in lockstep.
+            self._next_tick = now + random.uniform(0, config.interval)
+        else:
+            self._next_tick = min(self._next_tick or now, now + config.interval)
+        log.info("applied config %s (version %d): %d labels, interval %.1f s, grace %.0f s",
+                 config.digest, config.version, len(config.watch), config.interval, config.grace)
+
+    # ---- scanning and reporting -----------------------------------------------------------------
+
+    def _scan(self) -> None:
+        assert self._scanner is not None
+        seen = self._scanner.scan()
+        self.tracker.observe(time.time(), seen)
+
+    def _tick(self) -> None:
+        self._scan()
+        self._send(tuple(self.tracker.pending()), last_kind="report")
+        assert self._next_tick is not None
+        self._next_tick += self._interval
+        now = time.monotonic()
+        if self._next_tick <= now:
+            # Fell behind (suspend, overload): skip the missed ticks but keep the phase.
+            missed = (now - self._next_tick) // self._interval + 1
+            self._next_tick += missed * self._interval
+
+    def _say_bye(self) -> None:
+        self.tracker.close_all()
+        assert self._push is not None
+        self._push.setsockopt(zmq.LINGER, BYE_LINGER_MS)
+        self._send(tuple(self.tracker.pending()), last_kind="bye")
+        log.info("node %s stopped", self.identity.node)
+
+    def _report(self, sessions: Sequence[SessionState], seq: int, kind: str) -> Report:
+        cfg = self.config.digest if self.config else ""
+        return Report(self.identity.node, self.identity.host, self.identity.user, seq, time.time(),
+                      cfg, self.identity.agent, self.identity.os, tuple(sessions), kind)
+
+    def _send(self, sessions: Sequence[SessionState], last_kind: str) -> None:
+        pieces = list(chunks(sessions))
+        for i, piece in enumerate(pieces):
+            self._seq += 1
+            kind = last_kind if i == len(pieces) - 1 else "report"
+            frame = encode_report(self._report(piece, self._seq, kind), self.codec)
+            try:
+                assert self._push is not None
+                self._push.send(frame, zmq.NOBLOCK)
+            except zmq.Again:
+                log.debug("hub not reachable; report %d not sent", self._seq)
+                return
+            self.tracker.mark_sent(self._seq, piece)
