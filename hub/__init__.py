@@ -1,0 +1,1 @@
+"""The procmesh hub: publishes the watch list, receives reports, stores sessions."""

@@ -1,0 +1,171 @@
+"""``procmesh-hub``: run the hub, or query what it stored (report, status), or create the tables."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from common.logs import setup_logging
+from common.settings import (Option, SettingsError, add_options, log_level, non_negative_seconds,
+                             positive_seconds, resolve, settings_file)
+from common.watchlist import WatchEntry, WatchListError, load_watchlist
+from hub.sample import SAMPLE_WATCHLIST
+from hub.server import BindError, Hub, HubOptions
+from hub.storage import Storage, StorageError, open_storage, parse_db_url
+from hub.tables import FORMATS, GROUP_COLUMNS, format_status, format_usage
+from hub.timespec import parse_when
+
+log = logging.getLogger("procmesh.hub")
+
+DB = Option("db", "sqlite:///procmesh.db", "database URL: sqlite:///FILE or mariadb://USER@HOST:PORT/NAME",
+            metavar="URL")
+RUN_OPTIONS = (
+    Option("watch", "monitorProcesses.txt", "watch list file, hot-reloaded on change", metavar="FILE"),
+    Option("config_endpoint", "tcp://*:8805", "XPUB endpoint for config and acks", metavar="EP"),
+    Option("report_endpoint", "tcp://*:8806", "PULL endpoint for node reports", metavar="EP"),
+    Option("interval", 5.0, "seconds between two scans on every node", positive_seconds, metavar="SECONDS"),
+    Option("grace", 30.0, "seconds a program may vanish before its session ends", non_negative_seconds,
+           metavar="SECONDS"),
+)
+LOG_OPTIONS = (
+    Option("log_file", "", "log to this file instead of standard error", metavar="FILE"),
+    Option("log_level", "INFO", "DEBUG, INFO, WARNING or ERROR", log_level, metavar="LEVEL"),
+)
+ALL_OPTIONS = (DB, *RUN_OPTIONS, *LOG_OPTIONS)
+# A node counts as offline once it has missed this many report intervals.
+OFFLINE_AFTER_INTERVALS = 3
+SUBCOMMANDS = ("run", "report", "status", "init-db")
+
+
+class UsageError(ValueError):
+    """A mistake in what was asked (bad --by, bad time), reported as one line."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="procmesh-hub", description="procmesh hub: tells nodes what to watch and stores their usage.")
+    commands = parser.add_subparsers(dest="command", metavar="{run,report,status,init-db}")
+
+    def command(name: str, help_text: str, options: Sequence[Option]) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--config", metavar="FILE", help="TOML settings file (keys as the flags, with _)")
+        add_options(sub, options)
+        return sub
+
+    command("run", "run the hub (the default command)", ALL_OPTIONS)
+    report = command("report", "usage per computer, user and program", (DB, *LOG_OPTIONS))
+    report.add_argument("--since", metavar="WHEN", help="from (7d, 12h, today, 2026-11-01 ...); default: all")
+    report.add_argument("--until", metavar="WHEN", help="to (same forms); default: now")
+    report.add_argument("--by", default="computer,user,process",
+                        help="comma-separated grouping from computer,user,process (default: all three)")
+    report.add_argument("--format", choices=FORMATS, default="table")
+    status = command("status", "nodes, online or offline, and when each was last seen",
+                     (DB, *RUN_OPTIONS[3:4], *LOG_OPTIONS))
+    status.add_argument("--format", choices=FORMATS, default="table")
+    command("init-db", "create the database tables and exit", (DB, *LOG_OPTIONS))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or (args[0] not in SUBCOMMANDS and args[0] not in ("-h", "--help")):
+        args.insert(0, "run")
+    parsed = build_parser().parse_args(args)
+    try:
+        values, file_name = settings_file(parsed.config)
+        settings = resolve(ALL_OPTIONS, parsed, values, file_name)
+        setup_logging(settings["log_level"], settings["log_file"])
+        return COMMANDS[parsed.command](parsed, settings)
+    except (SettingsError, StorageError, WatchListError, BindError, UsageError) as exc:
+        print(f"procmesh-hub: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _open_db(settings: dict) -> Storage:
+    storage = open_storage(settings["db"])
+    storage.ensure_schema()
+    return storage
+
+
+def _load_or_create_watch_list(path: Path) -> list[WatchEntry]:
+    if not path.exists():
+        try:
+            path.write_text(SAMPLE_WATCHLIST, encoding="utf-8")
+        except OSError as exc:
+            raise WatchListError(f"watch list {path} does not exist and cannot be created: "
+                                 f"{exc.strerror or exc}") from None
+        log.warning("no watch list at %s: wrote a commented sample there; edit it to choose the "
+                    "programs to record", path)
+    return load_watchlist(path)
+
+
+def cmd_run(_parsed: argparse.Namespace, settings: dict) -> int:
+    watch_file = Path(settings["watch"])
+    watch = _load_or_create_watch_list(watch_file)
+    storage = _open_db(settings)
+    log.info("database: %s", parse_db_url(settings["db"]).redacted())
+    try:
+        hub = Hub(HubOptions(settings["config_endpoint"], settings["report_endpoint"],
+                             settings["interval"], settings["grace"], watch_file), storage, watch)
+    except BindError:
+        storage.close()
+        raise
+    hub.install_signal_handlers()
+    hub.run()
+    return 0
+
+
+def _group_by(text: str) -> list[str]:
+    by = [part.strip() for part in text.split(",") if part.strip()]
+    bad = [part for part in by if part not in GROUP_COLUMNS]
+    if bad or not by or len(set(by)) != len(by):
+        raise UsageError(f"--by {text!r}: use a comma-separated list from {','.join(GROUP_COLUMNS)}")
+    return by
+
+
+def _when(text: str | None, flag: str) -> float | None:
+    if text is None:
+        return None
+    try:
+        return parse_when(text)
+    except ValueError as exc:
+        raise UsageError(f"{flag}: {exc}") from None
+
+
+def cmd_report(parsed: argparse.Namespace, settings: dict) -> int:
+    by = _group_by(parsed.by)
+    since, until = _when(parsed.since, "--since"), _when(parsed.until, "--until")
+    storage = _open_db(settings)
+    try:
+        rows = storage.usage(since, until, by)
+    finally:
+        storage.close()
+    print(format_usage(rows, by, parsed.format))
+    return 0
+
+
+def cmd_status(parsed: argparse.Namespace, settings: dict) -> int:
+    storage = _open_db(settings)
+    try:
+        nodes = storage.nodes()
+    finally:
+        storage.close()
+    # A switched-off PC sends no bye: its stored flag stays "online", so staleness decides too.
+    fresh_after = time.time() - OFFLINE_AFTER_INTERVALS * settings["interval"]
+    online = [n.online and n.last_seen >= fresh_after for n in nodes]
+    print(format_status(nodes, online, parsed.format))
+    return 0
+
+
+def cmd_init_db(_parsed: argparse.Namespace, settings: dict) -> int:
+    _open_db(settings).close()
+    print(f"tables ready in {parse_db_url(settings['db']).redacted()}")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "report": cmd_report, "status": cmd_status, "init-db": cmd_init_db}

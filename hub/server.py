@@ -1,0 +1,255 @@
+"""The hub's socket thread: one thread owns every hub socket under one zmq.Poller.
+
+XPUB carries the config broadcast and per-node acks; PULL receives reports. Two inproc PULL sockets
+bring work from the other threads: new watch lists from the file watcher and committed acks from the
+writer. Decoded reports go to the writer through its queue.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import zmq
+
+from common.protocol import (MAX_FRAME_BYTES, Config, ProtocolError, ack_frame, config_frame,
+                             decode_report, make_config)
+from common.watchlist import WatchEntry
+from hub.storage import Storage
+from hub.watcher import WatchFileWatcher
+from hub.writer import Received, Writer
+
+log = logging.getLogger("procmesh.hub")
+
+REBROADCAST_SECONDS = 30.0
+SUMMARY_SECONDS = 60.0
+STOP_FLUSH_SECONDS = 5.0
+# The poll timeout bounds how long a signal handler's stop request waits to be noticed.
+POLL_CAP_MS = 250
+WATCH_ENDPOINT = "inproc://procmesh-watch"
+ACK_ENDPOINT = "inproc://procmesh-acks"
+
+
+@dataclass(frozen=True)
+class HubOptions:
+    config_endpoint: str
+    report_endpoint: str
+    interval: float
+    grace: float
+    watch_file: Path
+
+
+class BindError(RuntimeError):
+    """An endpoint the hub cannot bind (port in use, bad address)."""
+
+
+class InprocSender:
+    """A PUSH socket created lazily in whichever thread sends first, since sockets are not shared."""
+
+    def __init__(self, ctx: zmq.Context, endpoint: str) -> None:
+        self._ctx = ctx
+        self._endpoint = endpoint
+        self._socket: zmq.Socket | None = None
+
+    def send(self, payload: Any) -> None:
+        if self._socket is None:
+            self._socket = self._ctx.socket(zmq.PUSH)
+            self._socket.connect(self._endpoint)
+        self._socket.send(msgpack.packb(payload, use_bin_type=True))
+
+    def close(self) -> None:
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
+
+class Hub:
+    def __init__(self, options: HubOptions, storage: Storage, watch: list[WatchEntry]) -> None:
+        self.options = options
+        self._ctx = zmq.Context()
+        # A pending send with the default linger would make term() wait forever.
+        self._ctx.linger = 0
+        self._storage = storage
+        self._version = 0
+        self._config = self._next_config(watch)
+        self._stop = threading.Event()
+        self._signals = 0
+        self._nodes_seen: set[str] = set()
+        self._drops: Counter[str] = Counter()
+        self._received = 0
+        self._sockets: list[zmq.Socket] = []
+        self._bind()
+        self._writer = Writer(storage, InprocSender(self._ctx, ACK_ENDPOINT))
+        self._watcher = WatchFileWatcher(options.watch_file, watch,
+                                         InprocSender(self._ctx, WATCH_ENDPOINT))
+
+    def _socket(self, kind: int) -> zmq.Socket:
+        sock = self._ctx.socket(kind)
+        self._sockets.append(sock)
+        return sock
+
+    def _bind(self) -> None:
+        self._xpub = self._socket(zmq.XPUB)
+        self._xpub.setsockopt(zmq.XPUB_WELCOME_MSG, config_frame(self._config))
+        self._pull = self._socket(zmq.PULL)
+        # An oversized frame makes libzmq drop that connection; nodes split reports well below it.
+        self._pull.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
+        self._pull.setsockopt(zmq.RCVHWM, 100_000)
+        for sock, endpoint in ((self._xpub, self.options.config_endpoint),
+                               (self._pull, self.options.report_endpoint)):
+            sock.setsockopt(zmq.TCP_KEEPALIVE, 1)
+            try:
+                sock.bind(endpoint)
+            except zmq.ZMQError as exc:
+                self._close_sockets()
+                raise BindError(f"cannot listen on {endpoint}: {exc.strerror}") from None
+        self._watch_in = self._socket(zmq.PULL)
+        self._watch_in.bind(WATCH_ENDPOINT)
+        self._acks_in = self._socket(zmq.PULL)
+        self._acks_in.bind(ACK_ENDPOINT)
+
+    def _next_config(self, watch: list[WatchEntry]) -> Config:
+        self._version += 1
+        return make_config(watch, self.options.interval, self.options.grace, self._version, time.time())
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGINT, self._on_stop_signal)
+        signal.signal(signal.SIGTERM, self._on_stop_signal)
+        if hasattr(signal, "SIGHUP"):  # POSIX only; on Windows an edit to the file is the way.
+            signal.signal(signal.SIGHUP, lambda *_: self._watcher.request_reload())
+
+    def _on_stop_signal(self, signum: int, _frame: Any) -> None:
+        self._signals += 1
+        if self._signals > 1:
+            log.warning("second stop signal: exiting at once, pending session updates are not stored")
+            os._exit(1)
+        log.info("received %s: storing what is pending, then stopping", signal.Signals(signum).name)
+        self._stop.set()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        self._writer.start()
+        self._watcher.start()
+        log.info("hub listening: config %s, reports %s; watch list %s: %d labels, digest %s",
+                 self.options.config_endpoint, self.options.report_endpoint,
+                 self.options.watch_file, len(self._config.watch), self._config.digest)
+        try:
+            self._loop()
+        finally:
+            self._shutdown()
+
+    def _loop(self) -> None:
+        poller = zmq.Poller()
+        for sock in (self._pull, self._xpub, self._watch_in, self._acks_in):
+            poller.register(sock, zmq.POLLIN)
+        next_broadcast = time.monotonic() + REBROADCAST_SECONDS
+        next_summary = time.monotonic() + SUMMARY_SECONDS
+        while not self._stop.is_set():
+            events = dict(poller.poll(POLL_CAP_MS))
+            if self._pull in events:
+                self._receive_reports()
+            if self._xpub in events:
+                self._drain_subscriptions()
+            if self._watch_in in events:
+                self._publish_new_watch_list()
+            if self._acks_in in events:
+                self._publish_acks()
+            now = time.monotonic()
+            if now >= next_broadcast:
+                # Safety net for a subscriber that attached between welcome message and subscribe.
+                self._xpub.send(config_frame(self._config))
+                next_broadcast = now + REBROADCAST_SECONDS
+            if now >= next_summary:
+                self._log_summary()
+                next_summary = now + SUMMARY_SECONDS
+
+    def _shutdown(self) -> None:
+        self._watcher.stop()
+        self._writer.stop(STOP_FLUSH_SECONDS)
+        self._writer.join(STOP_FLUSH_SECONDS + 1.0)
+        self._close_sockets()
+        if self._writer.is_alive():
+            # Stuck in a database call: its socket stays open, so term() would wait for ever.
+            log.error("the database did not answer within %.0f s; stopping without it", STOP_FLUSH_SECONDS)
+            return
+        self._ctx.term()
+        log.info("hub stopped")
+
+    def _close_sockets(self) -> None:
+        for sock in self._sockets:
+            sock.close()
+        self._sockets.clear()
+
+    # ---- socket work ----------------------------------------------------------------------------
+
+    def _receive_reports(self, batch: int = 1000) -> None:
+        """Read up to ``batch`` frames, then let the poller serve the other sockets too."""
+        for _ in range(batch):
+            try:
+                frame = self._pull.recv(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            try:
+                report = decode_report(frame.bytes)
+            except ProtocolError as exc:
+                self._count_drop(exc)
+                continue
+            self._received += 1
+            peer = frame.get("Peer-Address") or ""
+            if report.node not in self._nodes_seen:
+                self._nodes_seen.add(report.node)
+                log.info("node joined: %s (computer %s, user %s, address %s, agent %s)",
+                         report.node, report.host, report.user, peer, report.agent)
+            if report.kind == "bye":
+                self._nodes_seen.discard(report.node)
+                log.info("node left: %s", report.node)
+            self._writer.submit(Received(report, peer, time.time()))
+
+    def _count_drop(self, exc: ProtocolError) -> None:
+        if not self._drops[exc.reason]:
+            log.warning("dropped a malformed report (%s); further drops are counted once a minute", exc)
+        self._drops[exc.reason] += 1
+
+    def _drain_subscriptions(self) -> None:
+        while True:
+            try:
+                self._xpub.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+
+    def _publish_new_watch_list(self) -> None:
+        watch = [WatchEntry(label, tuple(patterns))
+                 for label, patterns in msgpack.unpackb(self._watch_in.recv())]
+        self._config = self._next_config(watch)
+        frame = config_frame(self._config)
+        self._xpub.setsockopt(zmq.XPUB_WELCOME_MSG, frame)
+        self._xpub.send(frame)
+        log.info("config published: version %d, %d labels, digest %s",
+                 self._config.version, len(watch), self._config.digest)
+
+    def _publish_acks(self) -> None:
+        while True:
+            try:
+                acks = msgpack.unpackb(self._acks_in.recv(zmq.NOBLOCK))
+            except zmq.Again:
+                return
+            for node, seq in acks.items():
+                self._xpub.send(ack_frame(node, seq))
+
+    def _log_summary(self) -> None:
+        drops = ", ".join(f"{reason} {n}" for reason, n in sorted(self._drops.items())) or "none"
+        log.info("last minute: %d reports received from %d nodes; malformed frames dropped: %s",
+                 self._received, len(self._nodes_seen), drops)
+        self._received = 0
+        self._drops.clear()

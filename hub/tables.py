@@ -1,0 +1,74 @@
+"""Rendering usage and node status for people (table) and programs (csv, json).
+
+Times are shown in the hub's local time zone in tables; csv and json carry ISO 8601 with offset.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+from typing import Sequence
+
+from hub.storage import NodeStatus, UsageRow
+
+FORMATS = ("table", "csv", "json")
+GROUP_COLUMNS = ("computer", "user", "process")
+
+
+def _local(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts).astimezone()
+
+
+def _short(ts: float) -> str:
+    return _local(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def duration(seconds: float) -> str:
+    whole = int(round(seconds))
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+def render_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip()
+             for line in (header, *rows)]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _emit(fmt: str, header: Sequence[str], table_rows: list[list[str]],
+          records: list[dict[str, object]]) -> str:
+    if fmt == "json":
+        return json.dumps(records, ensure_ascii=False, indent=2)
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(records[0]) if records else list(header),
+                                lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(records)
+        return out.getvalue().rstrip("\n")
+    return render_table(header, table_rows)
+
+
+def format_usage(rows: Sequence[UsageRow], by: Sequence[str], fmt: str) -> str:
+    header = [*by, "sessions", "time", "first start", "last end"]
+    table_rows = [[*r.key, str(r.sessions), duration(r.seconds), _short(r.first), _short(r.last)]
+                  for r in rows]
+    records: list[dict[str, object]] = [
+        {**dict(zip(by, r.key)), "sessions": r.sessions, "seconds": round(r.seconds, 3),
+         "first_start": _local(r.first).isoformat(), "last_end": _local(r.last).isoformat()}
+        for r in rows]
+    return _emit(fmt, header, table_rows, records)
+
+
+def format_status(nodes: Sequence[NodeStatus], online: Sequence[bool], fmt: str) -> str:
+    header = ["node", "state", "last seen", "computer", "user", "address", "agent", "config"]
+    table_rows = [[n.node, "online" if up else "offline", _short(n.last_seen), n.computer, n.user,
+                   n.client_ip, n.agent, n.cfg] for n, up in zip(nodes, online)]
+    records: list[dict[str, object]] = [
+        {"node": n.node, "online": up, "last_seen": _local(n.last_seen).isoformat(),
+         "first_seen": _local(n.first_seen).isoformat(), "computer": n.computer, "user": n.user,
+         "address": n.client_ip, "platform": n.platform, "agent": n.agent, "config": n.cfg}
+        for n, up in zip(nodes, online)]
+    return _emit(fmt, header, table_rows, records)

@@ -1,0 +1,190 @@
+"""The writer thread: drains decoded reports into the database and tells the hub what to ack.
+
+Pending sessions are coalesced by session id (keeping the latest ``end``), so memory grows with the
+number of distinct sessions, not with the report rate or the length of a database outage. A flush
+writes everything pending in one transaction; only after the commit are the nodes' acks released.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from common.protocol import Report
+from hub.storage import NodeRow, SessionRow, Storage, StorageError, StorageUnavailable
+
+log = logging.getLogger("procmesh.hub.writer")
+
+FLUSH_ROWS = 5000
+FLUSH_SECONDS = 0.2
+RETRY_FIRST = 0.5
+RETRY_MAX = 30.0
+STATS_EVERY = 60.0
+OUTAGE_LOG_EVERY = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """One valid report as the hub's socket thread saw it."""
+
+    report: Report
+    client_ip: str
+    received: float
+
+
+@dataclass(slots=True)
+class _Pending:
+    sessions: dict[bytes, SessionRow] = field(default_factory=dict)
+    nodes: dict[str, NodeRow] = field(default_factory=dict)
+    acks: dict[str, int] = field(default_factory=dict)
+    reports: int = 0
+    since: float | None = None
+
+    def add(self, item: Received) -> None:
+        report = item.report
+        for s in report.sessions:
+            known = self.sessions.get(s.sid)
+            if known is None:
+                self.sessions[s.sid] = SessionRow(
+                    s.sid, report.node, item.client_ip, s.owner or report.user, report.host,
+                    s.label, s.start, s.end)
+            elif s.end > known.end:
+                known.end = s.end
+        self.nodes[report.node] = NodeRow(
+            report.node, report.host, report.user, item.client_ip, report.os, report.agent,
+            report.cfg, item.received, report.kind != "bye")
+        if report.seq > self.acks.get(report.node, -1):
+            self.acks[report.node] = report.seq
+        self.reports += 1
+        if self.since is None:
+            self.since = time.monotonic()
+
+
+@dataclass(slots=True)
+class WriterStats:
+    flushes: int = 0
+    reports: int = 0
+    rows: int = 0
+    failures: int = 0
+
+
+class AckSink(Protocol):
+    """Where the writer hands ``{node: highest committed seq}`` after each commit."""
+
+    def send(self, acks: dict[str, int]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Writer(threading.Thread):
+    """Owns the database connection; releases acks to ``ack_sink`` after each commit."""
+
+    def __init__(self, storage: Storage, ack_sink: AckSink,
+                 flush_rows: int = FLUSH_ROWS, flush_seconds: float = FLUSH_SECONDS) -> None:
+        super().__init__(name="procmesh-writer", daemon=True)
+        self.inbox: queue.SimpleQueue[Received | None] = queue.SimpleQueue()
+        self.stats = WriterStats()
+        self._storage = storage
+        self._ack_sink = ack_sink
+        self._flush_rows = flush_rows
+        self._flush_seconds = flush_seconds
+        self._pending = _Pending()
+        self._retry_at = 0.0
+        self._retry_delay = RETRY_FIRST
+        self._outage_logged: float | None = None
+        self._stopping = False
+        self._stop_deadline = 0.0
+
+    def submit(self, item: Received) -> None:
+        self.inbox.put(item)
+
+    def stop(self, within: float) -> None:
+        """Ask the thread to flush what it holds (trying for ``within`` seconds) and end."""
+        self._stop_deadline = time.monotonic() + within
+        self.inbox.put(None)
+
+    def run(self) -> None:
+        next_stats = time.monotonic() + STATS_EVERY
+        while True:
+            self._drain(self._wait_time())
+            now = time.monotonic()
+            if self._due(now):
+                self._flush(now)
+            if now >= next_stats:
+                self._log_stats()
+                next_stats = now + STATS_EVERY
+            if self._stopping and (not self._pending.reports or now >= self._stop_deadline):
+                break
+        if self._pending.reports:
+            log.error("stopping with %d session updates not stored: the database did not accept them",
+                      len(self._pending.sessions))
+        self._storage.close()
+        self._ack_sink.close()
+
+    def _wait_time(self) -> float:
+        now = time.monotonic()
+        if self._stopping:
+            return max(0.0, min(self._retry_at - now, 0.05))
+        if self._pending.since is None:
+            return 1.0
+        return max(0.0, max(self._pending.since + self._flush_seconds, self._retry_at) - now)
+
+    def _drain(self, timeout: float) -> None:
+        """Take everything queued; block up to ``timeout`` for the first item only."""
+        try:
+            item = self.inbox.get(timeout=timeout) if timeout > 0 else self.inbox.get_nowait()
+            while True:
+                if item is None:
+                    self._stopping = True
+                else:
+                    self._pending.add(item)
+                    if len(self._pending.sessions) >= self._flush_rows:
+                        return
+                item = self.inbox.get_nowait()
+        except queue.Empty:
+            return
+
+    def _due(self, now: float) -> bool:
+        pending = self._pending
+        if not pending.reports or now < self._retry_at:
+            return False
+        return (self._stopping or len(pending.sessions) >= self._flush_rows
+                or now - (pending.since or now) >= self._flush_seconds)
+
+    def _flush(self, now: float) -> None:
+        pending = self._pending
+        try:
+            self._storage.write(list(pending.sessions.values()), list(pending.nodes.values()))
+        except StorageError as exc:
+            self._retry_later(now, exc)
+            return
+        if self._outage_logged is not None:
+            log.warning("database writes work again; stored %d pending session updates",
+                        len(pending.sessions))
+            self._outage_logged = None
+        self.stats.flushes += 1
+        self.stats.reports += pending.reports
+        self.stats.rows += len(pending.sessions)
+        self._retry_delay = RETRY_FIRST
+        self._pending = _Pending()
+        self._ack_sink.send(pending.acks)
+
+    def _retry_later(self, now: float, exc: StorageError) -> None:
+        self.stats.failures += 1
+        self._retry_at = now + self._retry_delay
+        self._retry_delay = min(self._retry_delay * 2, RETRY_MAX)
+        # An outage produces one failure per retry; a person needs one line a minute, not hundreds.
+        if self._outage_logged is None or now - self._outage_logged >= OUTAGE_LOG_EVERY:
+            kind = "unavailable" if isinstance(exc, StorageUnavailable) else "refused the write"
+            log.error("database %s: %s; holding %d session updates from %d nodes, retrying",
+                      kind, exc, len(self._pending.sessions), len(self._pending.nodes))
+            self._outage_logged = now
+
+    def _log_stats(self) -> None:
+        s = self.stats
+        log.info("stored %d reports as %d session rows in %d flushes (%d failed) in the last minute",
+                 s.reports, s.rows, s.flushes, s.failures)
+        self.stats = WriterStats()
