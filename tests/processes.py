@@ -1,0 +1,118 @@
+"""Real hub and node processes for end-to-end tests, on free loopback ports."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.waiting import wait_for
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def python_env() -> dict[str, str]:
+    """The children import the checkout itself, installed or not."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env.pop("PROCMESH_DB_PASSWORD", None)
+    return env
+
+
+def run_cli(program: str, *args: str, cwd: Path | None = None, timeout: float = 30.0,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m hub|node ARGS`` to completion, as a person would at a prompt."""
+    return subprocess.run([sys.executable, "-m", program, *args], cwd=cwd, env=env or python_env(),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@dataclass
+class Running:
+    """A long-running child whose combined output goes to a log file the test can read."""
+
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def wait_log(self, text: str, timeout: float = 15.0) -> None:
+        wait_for(lambda: text in self.log() or self._died(), timeout, f"{text!r} in {self.log_path.name}")
+        assert text in self.log(), f"process exited early:\n{self.log()}"
+
+    def _died(self) -> bool:
+        return self.proc.poll() is not None
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """SIGTERM and wait; returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+def start(program: str, args: list[str], cwd: Path, log_name: str) -> Running:
+    log_path = cwd / log_name
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", program, *args], cwd=cwd, env=python_env(),
+                                stdout=log, stderr=subprocess.STDOUT)
+    return Running(proc, log_path)
+
+
+@dataclass
+class Mesh:
+    """Ports and files for one hub and its nodes; every child is stopped at teardown."""
+
+    folder: Path
+    db_url: str
+    interval: float = 0.5
+    grace: float = 2.0
+    config_port: int = field(default_factory=free_port)
+    report_port: int = field(default_factory=free_port)
+    children: list[Running] = field(default_factory=list)
+
+    @property
+    def watch_file(self) -> Path:
+        return self.folder / "monitorProcesses.txt"
+
+    @property
+    def endpoints(self) -> list[str]:
+        return ["--config-endpoint", f"tcp://127.0.0.1:{self.config_port}",
+                "--report-endpoint", f"tcp://127.0.0.1:{self.report_port}"]
+
+    def hub_args(self) -> list[str]:
+        return ["run", "--db", self.db_url, "--watch", str(self.watch_file), *self.endpoints,
+                "--interval", str(self.interval), "--grace", str(self.grace), "--log-level", "DEBUG"]
+
+    def start_hub(self, wait: bool = True) -> Running:
+        hub = start("hub", self.hub_args(), self.folder, f"hub-{len(self.children)}.log")
+        self.children.append(hub)
+        if wait:
+            hub.wait_log("hub listening")
+        return hub
+
+    def start_node(self, node_id: str, *extra: str) -> Running:
+        node = start("node", [*self.endpoints, "--node-id", node_id, "--log-level", "DEBUG", *extra],
+                     self.folder, f"node-{len(self.children)}.log")
+        self.children.append(node)
+        return node
+
+    def hub_cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return run_cli("hub", *args, "--db", self.db_url, cwd=self.folder)
+
+    def close(self) -> None:
+        for child in self.children:
+            child.kill()
