@@ -101,7 +101,7 @@ class Hub:
         self._pull = self._socket(zmq.PULL)
         # An oversized frame makes libzmq drop that connection; nodes split reports well below it.
         self._pull.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
-        self._pull.setsockopt(zmq.RCVHWM, 100_000)
+        self._pull.setsockopt(zmq.RCVHWM, 20_000)
         for sock, endpoint in ((self._xpub, self.options.config_endpoint),
                                (self._pull, self.options.report_endpoint)):
             sock.setsockopt(zmq.TCP_KEEPALIVE, 1)
@@ -195,11 +195,13 @@ class Hub:
 
     def _receive_reports(self, batch: int = 1000) -> None:
         """Read up to ``batch`` frames, then let the poller serve the other sockets too."""
+        received: list[Received] = []
+        now = time.time()
         for _ in range(batch):
             try:
                 frame = self._pull.recv(zmq.NOBLOCK, copy=False)
             except zmq.Again:
-                return
+                break
             try:
                 report = decode_report(frame.bytes)
             except ProtocolError as exc:
@@ -214,7 +216,9 @@ class Hub:
             if report.kind == "bye":
                 self._nodes_seen.discard(report.node)
                 log.info("node left: %s", report.node)
-            self._writer.submit(Received(report, peer, time.time()))
+            received.append(Received(report, peer, now))
+        if received:
+            self._writer.submit(received)
 
     def _count_drop(self, exc: ProtocolError) -> None:
         if not self._drops[exc.reason]:

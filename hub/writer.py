@@ -11,7 +11,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from common.protocol import Report
 from hub.storage import NodeRow, SessionRow, Storage, StorageError, StorageUnavailable
@@ -23,11 +23,11 @@ FLUSH_SECONDS = 0.2
 RETRY_FIRST = 0.5
 RETRY_MAX = 30.0
 STATS_EVERY = 60.0
+INBOX_LIMIT = 200  # batches of up to one poll's worth of reports each
 OUTAGE_LOG_EVERY = 60.0
 
 
-@dataclass(frozen=True, slots=True)
-class Received:
+class Received(NamedTuple):
     """One valid report as the hub's socket thread saw it."""
 
     report: Report
@@ -85,7 +85,9 @@ class Writer(threading.Thread):
     def __init__(self, storage: Storage, ack_sink: AckSink,
                  flush_rows: int = FLUSH_ROWS, flush_seconds: float = FLUSH_SECONDS) -> None:
         super().__init__(name="procmesh-writer", daemon=True)
-        self.inbox: queue.SimpleQueue[Received | None] = queue.SimpleQueue()
+        # Bounded: when the writer falls behind, the socket thread blocks, ZeroMQ's queues fill and
+        # nodes' sends fail fast; their next report carries the same state, so nothing is lost.
+        self.inbox: queue.Queue[list[Received] | None] = queue.Queue(INBOX_LIMIT)
         self.stats = WriterStats()
         self._storage = storage
         self._ack_sink = ack_sink
@@ -98,8 +100,8 @@ class Writer(threading.Thread):
         self._stopping = False
         self._stop_deadline = 0.0
 
-    def submit(self, item: Received) -> None:
-        self.inbox.put(item)
+    def submit(self, batch: list[Received]) -> None:
+        self.inbox.put(batch)
 
     def stop(self, within: float) -> None:
         """Ask the thread to flush what it holds (trying for ``within`` seconds) and end."""
@@ -140,7 +142,8 @@ class Writer(threading.Thread):
                 if item is None:
                     self._stopping = True
                 else:
-                    self._pending.add(item)
+                    for received in item:
+                        self._pending.add(received)
                     if len(self._pending.sessions) >= self._flush_rows:
                         return
                 item = self.inbox.get_nowait()
