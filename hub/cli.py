@@ -108,13 +108,13 @@ def cmd_run(_parsed: argparse.Namespace, settings: dict) -> int:
     watch_file = Path(settings["watch"])
     watch = _load_or_create_watch_list(watch_file)
     storage = _open_db(settings)
-    log.info("database: %s", parse_db_url(settings["db"]).redacted())
     try:
         hub = Hub(HubOptions(settings["config_endpoint"], settings["report_endpoint"],
                              settings["interval"], settings["grace"], watch_file), storage, watch)
     except BindError:
         storage.close()
         raise
+    log.info("database: %s", parse_db_url(settings["db"]).redacted())
     hub.install_signal_handlers()
     hub.run()
     return 0

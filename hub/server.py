@@ -109,7 +109,7 @@ class Hub:
                 sock.bind(endpoint)
             except zmq.ZMQError as exc:
                 self._close_sockets()
-                raise BindError(f"cannot listen on {endpoint}: {exc.strerror}") from None
+                raise BindError(f"cannot listen on {endpoint}: {zmq.strerror(exc.errno)}") from None
         self._watch_in = self._socket(zmq.PULL)
         self._watch_in.bind(WATCH_ENDPOINT)
         self._acks_in = self._socket(zmq.PULL)

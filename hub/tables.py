@@ -38,13 +38,12 @@ def render_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def _emit(fmt: str, header: Sequence[str], table_rows: list[list[str]],
-          records: list[dict[str, object]]) -> str:
+          fields: Sequence[str], records: list[dict[str, object]]) -> str:
     if fmt == "json":
         return json.dumps(records, ensure_ascii=False, indent=2)
     if fmt == "csv":
         out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=list(records[0]) if records else list(header),
-                                lineterminator="\n")
+        writer = csv.DictWriter(out, fieldnames=list(fields), lineterminator="\n")
         writer.writeheader()
         writer.writerows(records)
         return out.getvalue().rstrip("\n")
@@ -55,20 +54,21 @@ def format_usage(rows: Sequence[UsageRow], by: Sequence[str], fmt: str) -> str:
     header = [*by, "sessions", "time", "first start", "last end"]
     table_rows = [[*r.key, str(r.sessions), duration(r.seconds), _short(r.first), _short(r.last)]
                   for r in rows]
-    records: list[dict[str, object]] = [
-        {**dict(zip(by, r.key)), "sessions": r.sessions, "seconds": round(r.seconds, 3),
-         "first_start": _local(r.first).isoformat(), "last_end": _local(r.last).isoformat()}
-        for r in rows]
-    return _emit(fmt, header, table_rows, records)
+    fields = [*by, "sessions", "seconds", "first_start", "last_end"]
+    records = [dict(zip(fields, (*r.key, r.sessions, round(r.seconds, 3), _local(r.first).isoformat(),
+                                 _local(r.last).isoformat())))
+               for r in rows]
+    return _emit(fmt, header, table_rows, fields, records)
 
 
 def format_status(nodes: Sequence[NodeStatus], online: Sequence[bool], fmt: str) -> str:
     header = ["node", "state", "last seen", "computer", "user", "address", "agent", "config"]
     table_rows = [[n.node, "online" if up else "offline", _short(n.last_seen), n.computer, n.user,
                    n.client_ip, n.agent, n.cfg] for n, up in zip(nodes, online)]
-    records: list[dict[str, object]] = [
-        {"node": n.node, "online": up, "last_seen": _local(n.last_seen).isoformat(),
-         "first_seen": _local(n.first_seen).isoformat(), "computer": n.computer, "user": n.user,
-         "address": n.client_ip, "platform": n.platform, "agent": n.agent, "config": n.cfg}
-        for n, up in zip(nodes, online)]
-    return _emit(fmt, header, table_rows, records)
+    fields = ["node", "online", "last_seen", "first_seen", "computer", "user", "address", "platform",
+              "agent", "config"]
+    records = [dict(zip(fields, (n.node, up, _local(n.last_seen).isoformat(),
+                                 _local(n.first_seen).isoformat(), n.computer, n.user, n.client_ip,
+                                 n.platform, n.agent, n.cfg)))
+               for n, up in zip(nodes, online)]
+    return _emit(fmt, header, table_rows, fields, records)

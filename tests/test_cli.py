@@ -1,0 +1,113 @@
+"""Mistakes a person can make at the command line: one clear line, a non-zero exit, no traceback."""
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from tests.processes import python_env, run_cli
+
+
+def assert_one_line_error(result, program: str, *fragments: str) -> None:
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"procmesh-{program}: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def watch_file(tmp_path: Path) -> Path:
+    path = tmp_path / "monitorProcesses.txt"
+    path.write_text("chrome\n")
+    return path
+
+
+def hub(tmp_path: Path, *args: str, env: dict[str, str] | None = None):
+    return run_cli("hub", *args, cwd=tmp_path, env=env)
+
+
+def test_unknown_database_scheme(tmp_path: Path, watch_file: Path) -> None:
+    assert_one_line_error(hub(tmp_path, "--db", "postgres://x/y", "--watch", str(watch_file)),
+                          "hub", "unsupported database URL scheme 'postgres'")
+
+
+def test_unreachable_mariadb_names_the_server_and_never_the_password(tmp_path: Path) -> None:
+    result = hub(tmp_path, "init-db", "--db", "mariadb://root:s3cret@127.0.0.1:1/lab")
+    assert_one_line_error(result, "hub", "127.0.0.1:1")
+    assert "s3cret" not in result.stderr + result.stdout
+
+
+def test_password_from_the_environment_is_not_shown_either(tmp_path: Path) -> None:
+    env = python_env() | {"PROCMESH_DB_PASSWORD": "hunter2", "PROCMESH_DB": "mariadb://root@127.0.0.1:1/lab"}
+    result = hub(tmp_path, "status", env=env)
+    assert_one_line_error(result, "hub", "127.0.0.1:1")
+    assert "hunter2" not in result.stderr
+
+
+def test_port_in_use(tmp_path: Path, watch_file: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = hub(tmp_path, "--watch", str(watch_file), "--config-endpoint", f"tcp://127.0.0.1:{port}",
+                     "--report-endpoint", "tcp://127.0.0.1:0")
+    assert_one_line_error(result, "hub", f"cannot listen on tcp://127.0.0.1:{port}", "in use")
+
+
+def test_bad_toml(tmp_path: Path) -> None:
+    (tmp_path / "hub.toml").write_text("db = \n")
+    assert_one_line_error(hub(tmp_path, "--config", "hub.toml"), "hub", "hub.toml: invalid TOML")
+
+
+def test_unknown_key_in_toml(tmp_path: Path) -> None:
+    (tmp_path / "hub.toml").write_text("intervall = 5\n")
+    assert_one_line_error(hub(tmp_path, "status", "--config", "hub.toml"), "hub", "unknown key 'intervall'")
+
+
+def test_invalid_watch_file_at_start_names_the_line(tmp_path: Path) -> None:
+    (tmp_path / "list.txt").write_text("chrome\nbad = re:(\n")
+    assert_one_line_error(hub(tmp_path, "--watch", "list.txt"), "hub", "line 2:")
+
+
+def test_unreadable_watch_file(tmp_path: Path) -> None:
+    (tmp_path / "folder.txt").mkdir()
+    assert_one_line_error(hub(tmp_path, "--watch", "folder.txt"), "hub", "cannot read watch list")
+
+
+def test_out_of_range_interval(tmp_path: Path, watch_file: Path) -> None:
+    assert_one_line_error(hub(tmp_path, "--watch", str(watch_file), "--interval", "0"), "hub",
+                          "option --interval")
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (("--since", "last tuesday"), "--since: cannot read time"),
+    (("--by", "computer,room"), "--by 'computer,room'"),
+])
+def test_report_argument_mistakes(tmp_path: Path, args, fragment: str) -> None:
+    assert_one_line_error(hub(tmp_path, "report", *args), "hub", fragment)
+
+
+def test_init_db_then_empty_report_and_status(tmp_path: Path) -> None:
+    created = hub(tmp_path, "init-db")
+    assert created.returncode == 0 and "tables ready in sqlite:///procmesh.db" in created.stdout
+    report = hub(tmp_path, "report", "--format", "csv")
+    assert report.returncode == 0
+    assert report.stdout.strip() == "computer,user,process,sessions,seconds,first_start,last_end"
+    status = hub(tmp_path, "status")
+    assert status.returncode == 0 and status.stdout.startswith("node")
+
+
+def test_node_rejects_a_bad_environment_value(tmp_path: Path) -> None:
+    env = python_env() | {"PROCMESH_SCOPE": "everyone"}
+    result = run_cli("node", "--once", cwd=tmp_path, env=env)
+    assert_one_line_error(result, "node", "environment variable PROCMESH_SCOPE", "not one of user, all")
+
+
+def test_node_rejects_bad_toml(tmp_path: Path) -> None:
+    (tmp_path / "node.toml").write_text("[hub\n")
+    result = run_cli("node", "--config", "node.toml", cwd=tmp_path)
+    assert_one_line_error(result, "node", "node.toml: invalid TOML")
