@@ -1,11 +1,12 @@
 """Node scan benchmark: CPU time of one Scanner.scan() against a bare psutil loop, same run.
 
-Starts EXTRA filler processes (copies of sleep) so the machine looks like a busy desktop, then
+Starts EXTRA unwatched filler processes and MATCHING watched ones (copies of sleep named
+"fillerapp" and "chrome", as a browser runs many processes) so the machine looks like a busy desktop, then
 alternates the two loops so both see the same machine. Also starts a real ``python -m node`` against
 a throwaway hub and reports its resident memory after a few scans.
 
-    python bench/node_scan.py                  # 500 extra processes, 50 rounds
-    python bench/node_scan.py --extra 20 --rounds 5     # smoke size (CI)
+    python bench/node_scan.py                  # 500 extra + 20 matching processes, 50 rounds
+    python bench/node_scan.py --extra 20 --matching 2 --rounds 5     # smoke size (CI)
 """
 from __future__ import annotations
 
@@ -36,7 +37,6 @@ Office = winword, excel, powerpnt
 vscode = code
 Adobe = acrobat*, photoshop*
 jetbrains = re:(idea|pycharm|clion)(64)?([.]exe)?
-fillerapp
 """
 
 
@@ -82,13 +82,16 @@ def node_rss(folder: Path, scans: int = 3) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--extra", type=int, default=500, help="filler processes to start")
+    parser.add_argument("--matching", type=int, default=20, help="watched processes to start")
     parser.add_argument("--rounds", type=int, default=50)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        filler = folder / "fillerapp"
-        shutil.copy(shutil.which("sleep") or "/bin/sleep", filler)
-        procs = [subprocess.Popen([str(filler), "600"]) for _ in range(args.extra)]
+        procs = []
+        for name, count in (("fillerapp", args.extra), ("chrome", args.matching)):
+            program = folder / name
+            shutil.copy(shutil.which("sleep") or "/bin/sleep", program)
+            procs += [subprocess.Popen([str(program), "600"]) for _ in range(count)]
         try:
             scanner = Scanner(Matcher(parse_watchlist(WATCH)), "user")
             scanner.scan()

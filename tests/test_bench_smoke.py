@@ -1,0 +1,36 @@
+"""Each benchmark runs once at a tiny size, so it keeps working; the figures are not judged here."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.processes import REPO, python_env
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def run_bench(script: str, *args: str) -> str:
+    result = subprocess.run([sys.executable, str(REPO / "bench" / script), *args], cwd=REPO,
+                            env=python_env(), capture_output=True, text=True, timeout=170)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_hub_ingest_stores_every_session_of_every_simulated_node(mariadb_server) -> None:
+    # The benchmark reads the same PROCMESH_TEST_MARIADB as the tests; the fixture skips or fails
+    # this test the same way as every other MariaDB test when no server answers.
+    out = run_bench("hub_ingest.py", "--nodes", "20", "--duration", "2", "--interval", "0.5",
+                    "--settle", "3", "--raw-seconds", "0.5", "--backend", "both")
+    assert out.count("distinct sessions stored         100   expected 100") == 2, out
+    assert re.findall(r"unacked at end: (\d+)", out) == ["0", "0"], out
+    assert "report->commit p50 / p99" in out
+
+
+def test_node_scan_reports_both_loops() -> None:
+    out = run_bench("node_scan.py", "--extra", "10", "--matching", "2", "--rounds", "3")
+    assert re.search(r"bare process_iter\(\['name'\]\)\s+\d+\.\d+ ms", out), out
+    assert re.search(r"ratio \d+\.\d+", out), out
+    assert re.search(r"node process RSS\s+\d+\.\d+ MB", out), out
