@@ -379,6 +379,16 @@ def mariadb_connection_ids(admin: pymysql.connections.Connection, url: str) -> l
         return [connection_id for (connection_id,) in cursor.fetchall()]
 
 
+def only_connection_id(admin: pymysql.connections.Connection, url: str) -> int:
+    """The id of the one connection to the test database; a connection the test just closed can
+    linger in the process list for a moment, so wait for it to go."""
+    def single() -> list[int] | None:
+        ids = mariadb_connection_ids(admin, url)
+        return ids if len(ids) == 1 else None
+
+    return wait_for(single, 10, "exactly one connection to the test database")[0]
+
+
 def write_with_one_retry(store: Storage, rows: list[SessionRow]) -> None:
     try:
         store.write(rows, [])
@@ -393,13 +403,13 @@ def test_mariadb_write_after_the_connection_was_killed(mariadb_url: str,
     with open_storage(mariadb_url) as store:
         store.ensure_schema()
         store.write(first, [])
-        (victim,) = mariadb_connection_ids(mariadb_admin, mariadb_url)
+        victim = only_connection_id(mariadb_admin, mariadb_url)
         with mariadb_admin.cursor() as cursor:
             cursor.execute("KILL %s", (victim,))
         write_with_one_retry(store, second)
         assert mariadb_connection_ids(mariadb_admin, mariadb_url) != [victim]
         assert stored_ends(mariadb_url) == {row.sid: row.end for row in second}
-        (current,) = mariadb_connection_ids(mariadb_admin, mariadb_url)
+        current = only_connection_id(mariadb_admin, mariadb_url)
         with mariadb_admin.cursor() as cursor:
             cursor.execute("KILL %s", (current,))
         assert len(store.usage(None, None, ["user"])) == 10   # reads reconnect too
@@ -411,7 +421,7 @@ def test_mariadb_connection_killed_in_the_middle_of_a_write(
     with open_storage(mariadb_url) as store:
         store.ensure_schema()
         store.write([row], [])
-        (victim,) = mariadb_connection_ids(mariadb_admin, mariadb_url)
+        victim = only_connection_id(mariadb_admin, mariadb_url)
         with closing(pymysql.connect(**connect_kwargs(parse_db_url(mariadb_url)))) as locker:
             with locker.cursor() as cursor:   # holds the row, so the storage's UPDATE waits mid-transaction
                 cursor.execute("SELECT id FROM records WHERE sid = %s FOR UPDATE", (row.sid,))
