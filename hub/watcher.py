@@ -24,6 +24,7 @@ DEBOUNCE_SECONDS = 0.2
 _FORCE = "force"
 _CHANGED = "changed"
 _STOP = "stop"
+CONTENT_EVENTS = frozenset({"created", "modified", "moved", "deleted"})
 
 
 class ListSink(Protocol):
@@ -40,6 +41,10 @@ class _FolderEvents(FileSystemEventHandler):
         self._wake = wake
 
     def on_any_event(self, event: FileSystemEvent) -> None:
+        # Opening and reading the file (our own reloads among them) also raises events; only
+        # these can change its content.
+        if event.event_type not in CONTENT_EVENTS:
+            return
         paths = (event.src_path, getattr(event, "dest_path", "") or "")
         if any(p and Path(str(p)).name == self._target.name for p in paths):
             self._wake.put(_CHANGED)
