@@ -116,8 +116,7 @@ def cmd_run(_parsed: argparse.Namespace, settings: dict) -> int:
         raise
     log.info("database: %s", parse_db_url(settings["db"]).redacted())
     hub.install_signal_handlers()
-    hub.run()
-    return 0
+    return 0 if hub.run() else 1
 
 
 def _group_by(text: str) -> list[str]:

@@ -138,18 +138,20 @@ class Hub:
     def request_stop(self) -> None:
         self._stop.set()
 
-    def run(self) -> None:
+    def run(self) -> bool:
+        """Serve until stopped; False when the hub had to stop because of a fault."""
         self._writer.start()
         self._watcher.start()
         log.info("hub listening: config %s, reports %s; watch list %s: %d labels, digest %s",
                  self.options.config_endpoint, self.options.report_endpoint,
                  self.options.watch_file, len(self._config.watch), self._config.digest)
         try:
-            self._loop()
+            return self._loop()
         finally:
             self._shutdown()
 
-    def _loop(self) -> None:
+    def _loop(self) -> bool:
+        """Serve until asked to stop (True) or until the writer is gone (False)."""
         poller = zmq.Poller()
         for sock in (self._pull, self._xpub, self._watch_in, self._acks_in):
             poller.register(sock, zmq.POLLIN)
@@ -165,6 +167,9 @@ class Hub:
                 self._publish_new_watch_list()
             if self._acks_in in events:
                 self._publish_acks()
+            if not self._writer.is_alive():
+                log.error("the database writer stopped unexpectedly; stopping the hub")
+                return False
             now = time.monotonic()
             if now >= next_broadcast:
                 # Safety net for a subscriber that attached between welcome message and subscribe.
@@ -173,6 +178,7 @@ class Hub:
             if now >= next_summary:
                 self._log_summary()
                 next_summary = now + SUMMARY_SECONDS
+        return True
 
     def _shutdown(self) -> None:
         self._watcher.stop()

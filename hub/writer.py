@@ -164,6 +164,11 @@ class Writer(threading.Thread):
         except StorageError as exc:
             self._retry_later(now, exc)
             return
+        except Exception as exc:  # noqa: BLE001 - a driver surprise must not kill the only writer
+            # Keep the data and retry like an outage: losing the thread would stall the hub.
+            log.exception("unexpected error while writing to the database")
+            self._retry_later(now, StorageError(f"unexpected {type(exc).__name__}: {exc}"))
+            return
         if self._outage_logged is not None:
             log.warning("database writes work again; stored %d pending session updates",
                         len(pending.sessions))
