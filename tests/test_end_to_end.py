@@ -97,7 +97,8 @@ def test_nodes_started_before_and_after_the_hub_both_get_the_watch_list(sqlite_m
     early = mesh.start_node("early-node")
     early.wait_log("node early-node started")
     mesh.start_hub()
-    mesh.start_node("late-node")
+    # The late node reports in JSON, as a script in another language would; the hub detects it.
+    mesh.start_node("late-node", "--codec", "json")
     # Both nodes report their own session of the same program.
     wait_for(lambda: (usage(mesh).get(name) or UsageRow((), 0, 0, 0, 0)).sessions == 2, 30,
              "one session from each node")
