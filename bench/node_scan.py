@@ -61,7 +61,8 @@ def node_rss(folder: Path, scans: int = 3) -> float:
     """Resident MB of a real node process after a few scans at a short interval."""
     config_ep, report_ep = f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}"
     (folder / "watch.txt").write_text(WATCH)
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    # The node's lock file goes to the scratch folder, not the benchmarking user's data folder.
+    env = dict(os.environ, PYTHONPATH=str(REPO), XDG_DATA_HOME=str(folder))
     common = ["--config-endpoint", config_ep, "--report-endpoint", report_ep]
     hub = subprocess.Popen([sys.executable, "-m", "hub", "run", "--db", f"sqlite:///{folder / 'h.db'}",
                             "--watch", str(folder / "watch.txt"), "--interval", "0.5", *common,

@@ -12,6 +12,7 @@ from pathlib import Path
 from tests.waiting import wait_for
 
 REPO = Path(__file__).resolve().parent.parent
+TEST_SETTINGS = ("PROCMESH_TEST_MARIADB", "PROCMESH_REQUIRE_MARIADB")
 
 
 def free_port() -> int:
@@ -20,18 +21,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def python_env() -> dict[str, str]:
-    """The children import the checkout itself, installed or not."""
-    env = dict(os.environ)
+def python_env(home: Path | None = None) -> dict[str, str]:
+    """The children import the checkout itself, installed or not. With ``home``, their per-user
+    and machine-wide folders (lock files, logs, node.toml) live there, not in the tester's own."""
+    # The tester's own PROCMESH_* settings must not leak into the programs under test.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROCMESH_") or k in TEST_SETTINGS}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    env.pop("PROCMESH_DB_PASSWORD", None)
+    if home is not None:
+        for variable, folder in (("XDG_DATA_HOME", "data"), ("XDG_STATE_HOME", "state"),
+                                 ("XDG_CONFIG_HOME", "config"), ("XDG_CONFIG_DIRS", "etc-xdg")):
+            env[variable] = str(home / folder)
     return env
 
 
 def run_cli(program: str, *args: str, cwd: Path | None = None, timeout: float = 30.0,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``python -m hub|node ARGS`` to completion, as a person would at a prompt."""
-    return subprocess.run([sys.executable, "-m", program, *args], cwd=cwd, env=env or python_env(),
+    return subprocess.run([sys.executable, "-m", program, *args], cwd=cwd, env=env or python_env(cwd),
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -67,7 +73,7 @@ class Running:
 def start(program: str, args: list[str], cwd: Path, log_name: str) -> Running:
     log_path = cwd / log_name
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", program, *args], cwd=cwd, env=python_env(),
+        proc = subprocess.Popen([sys.executable, "-m", program, *args], cwd=cwd, env=python_env(cwd),
                                 stdout=log, stderr=subprocess.STDOUT)
     return Running(proc, log_path)
 

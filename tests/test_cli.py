@@ -42,7 +42,7 @@ def test_unreachable_mariadb_names_the_server_and_never_the_password(tmp_path: P
 
 
 def test_password_from_the_environment_is_not_shown_either(tmp_path: Path) -> None:
-    env = python_env() | {"PROCMESH_DB_PASSWORD": "hunter2", "PROCMESH_DB": "mariadb://root@127.0.0.1:1/lab"}
+    env = python_env(tmp_path) | {"PROCMESH_DB_PASSWORD": "hunter2", "PROCMESH_DB": "mariadb://root@127.0.0.1:1/lab"}
     result = hub(tmp_path, "status", env=env)
     assert_one_line_error(result, "hub", "127.0.0.1:1")
     assert "hunter2" not in result.stderr
@@ -102,7 +102,7 @@ def test_init_db_then_empty_report_and_status(tmp_path: Path) -> None:
 
 
 def test_node_rejects_a_bad_environment_value(tmp_path: Path) -> None:
-    env = python_env() | {"PROCMESH_SCOPE": "everyone"}
+    env = python_env(tmp_path) | {"PROCMESH_SCOPE": "everyone"}
     result = run_cli("node", "--once", cwd=tmp_path, env=env)
     assert_one_line_error(result, "node", "environment variable PROCMESH_SCOPE", "not one of user, all")
 
