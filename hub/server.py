@@ -105,6 +105,9 @@ class Hub:
         for sock, endpoint in ((self._xpub, self.options.config_endpoint),
                                (self._pull, self.options.report_endpoint)):
             sock.setsockopt(zmq.TCP_KEEPALIVE, 1)
+            # ZMTP heartbeats let the hub drop connections of desktops that vanished (power off).
+            sock.setsockopt(zmq.HEARTBEAT_IVL, 10_000)
+            sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 30_000)
             try:
                 sock.bind(endpoint)
             except zmq.ZMQError as exc:

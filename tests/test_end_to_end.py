@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import time
 from pathlib import Path
 from typing import Iterator
@@ -197,3 +198,13 @@ def test_once_prints_what_would_be_reported(sqlite_mesh: Mesh, fake_app) -> None
     assert [s[1] for s in report["sessions"]] == ["Tool"]
     # --once only looks: nothing reaches the database.
     assert "Tool" not in usage(mesh)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="SIGHUP exists on POSIX only")
+def test_sighup_republishes_the_watch_list(sqlite_mesh: Mesh) -> None:
+    mesh = sqlite_mesh
+    mesh.watch_file.write_text("anything\n")
+    hub = mesh.start_hub()
+    hub.proc.send_signal(signal.SIGHUP)
+    hub.wait_log("config published: version 2")
+    assert hub.stop() == 0

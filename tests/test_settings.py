@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import argparse
-import tomllib
 from pathlib import Path
 
 import pytest
 
 from common.settings import (Option, SettingsError, add_options, positive_seconds, resolve,
-                             settings_file)
+                             settings_file, tomllib)
 from hub.cli import ALL_OPTIONS as HUB_OPTIONS
 from node.cli import OPTIONS as NODE_OPTIONS
 
