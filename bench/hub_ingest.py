@@ -60,6 +60,10 @@ def sender(index: int, node_ids: list[str], sessions: int, args: argparse.Namesp
     ctx = zmq.Context()
     ctx.linger = 0
     sub = ctx.socket(zmq.SUB)
+    # One socket here takes the acks of many nodes; a real node subscribes to its own only. An
+    # unbounded receive queue lets ZeroMQ's I/O thread take acks while this process is busy
+    # sending, instead of the hub's per-subscriber queue overflowing and dropping them.
+    sub.setsockopt(zmq.RCVHWM, 0)
     sub.setsockopt(zmq.SUBSCRIBE, ACK_PREFIX)
     sub.connect(config_ep)
     pushes = []
