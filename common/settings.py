@@ -73,10 +73,11 @@ def log_level(text: str) -> str:
 def add_options(parser: argparse.ArgumentParser, options: Sequence[Option]) -> None:
     """Add one flag per option; flags default to None so an unset flag defers to lower layers."""
     for option in options:
+        # An empty default means "derived" or "none"; the help text itself says which.
+        default = f"; default: {option.default!r}" if option.default != "" else ""
         parser.add_argument(
             option.flag, dest=option.key, default=None, choices=option.choices,
-            metavar=option.metavar,
-            help=f"{option.help} (env {option.env}; default: {option.default!r})",
+            metavar=option.metavar, help=f"{option.help} (env {option.env}{default})",
         )
 
 

@@ -54,8 +54,8 @@ def parse_watchlist(text: str) -> list[WatchEntry]:
             entry = _parse_line(line)
         except WatchListError as err:
             raise WatchListError(str(err), number) from None
-        # Labels that differ only in case would be one process name to MariaDB's default
-        # collation and be counted twice in reports, so they count as the same label here.
+        # Labels that differ only in case read as one program to a person and would merge in any
+        # case-insensitive query over the records, so they count as the same label here.
         key = entry.label.casefold()
         if key in first_line_of:
             raise WatchListError(

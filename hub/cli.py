@@ -31,7 +31,7 @@ RUN_OPTIONS = (
            metavar="SECONDS"),
 )
 LOG_OPTIONS = (
-    Option("log_file", "", "log to this file instead of standard error", metavar="FILE"),
+    Option("log_file", "", "log to this file (default: standard error)", metavar="FILE"),
     Option("log_level", "INFO", "DEBUG, INFO, WARNING or ERROR", log_level, metavar="LEVEL"),
 )
 ALL_OPTIONS = (DB, *RUN_OPTIONS, *LOG_OPTIONS)

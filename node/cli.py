@@ -34,7 +34,7 @@ OPTIONS = (
     Option("scope", "user", "count this user's processes, or all (run as root/SYSTEM)", choices=SCOPES),
     Option("node_id", "", "node id (default HOSTNAME/USER)", metavar="ID"),
     Option("codec", "msgpack", "report encoding", choices=CODECS),
-    Option("log_file", "", "log to this file instead of standard error", metavar="FILE"),
+    Option("log_file", "", "log to this file (default: standard error)", metavar="FILE"),
     Option("log_level", "INFO", "DEBUG, INFO, WARNING or ERROR", log_level, metavar="LEVEL"),
 )
 
