@@ -5,7 +5,14 @@ import logging
 import sys
 from pathlib import Path
 
+from common.settings import Option, log_level
+
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+LOG_OPTIONS = (
+    Option("log_file", "", "log to this file (default: standard error)", metavar="FILE"),
+    Option("log_level", "INFO", "DEBUG, INFO, WARNING or ERROR", log_level, metavar="LEVEL"),
+)
 
 
 def setup_logging(level: str, log_file: str | None, fallback_file: Path | None = None) -> None:

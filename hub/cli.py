@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from common.logs import setup_logging
-from common.settings import (Option, SettingsError, add_options, log_level, non_negative_seconds,
+from common.logs import LOG_OPTIONS, setup_logging
+from common.settings import (Option, SettingsError, add_options, non_negative_seconds,
                              positive_seconds, resolve, settings_file)
 from common.watchlist import WatchEntry, WatchListError, load_watchlist
 from hub.sample import SAMPLE_WATCHLIST
@@ -22,17 +22,15 @@ log = logging.getLogger("procmesh.hub")
 
 DB = Option("db", "sqlite:///procmesh.db", "database URL: sqlite:///FILE or mariadb://USER@HOST:PORT/NAME",
             metavar="URL")
+INTERVAL = Option("interval", 5.0, "seconds between two scans on every node", positive_seconds,
+                  metavar="SECONDS")
 RUN_OPTIONS = (
     Option("watch", "monitorProcesses.txt", "watch list file, hot-reloaded on change", metavar="FILE"),
     Option("config_endpoint", "tcp://*:8805", "XPUB endpoint for config and acks", metavar="EP"),
     Option("report_endpoint", "tcp://*:8806", "PULL endpoint for node reports", metavar="EP"),
-    Option("interval", 5.0, "seconds between two scans on every node", positive_seconds, metavar="SECONDS"),
+    INTERVAL,
     Option("grace", 30.0, "seconds a program may vanish before its session ends", non_negative_seconds,
            metavar="SECONDS"),
-)
-LOG_OPTIONS = (
-    Option("log_file", "", "log to this file (default: standard error)", metavar="FILE"),
-    Option("log_level", "INFO", "DEBUG, INFO, WARNING or ERROR", log_level, metavar="LEVEL"),
 )
 ALL_OPTIONS = (DB, *RUN_OPTIONS, *LOG_OPTIONS)
 # A node counts as offline once it has missed this many report intervals.
@@ -63,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="comma-separated grouping from computer,user,process (default: all three)")
     report.add_argument("--format", choices=FORMATS, default="table")
     status = command("status", "nodes, online or offline, and when each was last seen",
-                     (DB, *RUN_OPTIONS[3:4], *LOG_OPTIONS))
+                     (DB, INTERVAL, *LOG_OPTIONS))
     status.add_argument("--format", choices=FORMATS, default="table")
     command("init-db", "create the database tables and exit", (DB, *LOG_OPTIONS))
     return parser

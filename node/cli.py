@@ -13,9 +13,9 @@ import filelock
 import platformdirs
 import zmq
 
-from common.logs import setup_logging
+from common.logs import LOG_OPTIONS, setup_logging
 from common.protocol import CODECS, encode_report
-from common.settings import Option, SettingsError, add_options, log_level, resolve, settings_file
+from common.settings import Option, SettingsError, add_options, resolve, settings_file
 from node.agent import Endpoints, NodeAgent, NodeIdentity, NoConfigError
 from node.platform import current_user, hostname
 from node.scanner import SCOPES
@@ -34,8 +34,7 @@ OPTIONS = (
     Option("scope", "user", "count this user's processes, or all (run as root/SYSTEM)", choices=SCOPES),
     Option("node_id", "", "node id (default HOSTNAME/USER)", metavar="ID"),
     Option("codec", "msgpack", "report encoding", choices=CODECS),
-    Option("log_file", "", "log to this file (default: standard error)", metavar="FILE"),
-    Option("log_level", "INFO", "DEBUG, INFO, WARNING or ERROR", log_level, metavar="LEVEL"),
+    *LOG_OPTIONS,
 )
 
 
