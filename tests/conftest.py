@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -72,10 +73,16 @@ def storage_url(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue(f"{request.param}_url")
 
 
+@contextmanager
+def storage_with_schema(url: str) -> Iterator[Storage]:
+    """An open storage with its tables created, closed afterwards."""
+    with open_storage(url) as store:
+        store.ensure_schema()
+        yield store
+
+
 @pytest.fixture
 def storage(storage_url: str) -> Iterator[Storage]:
     """An open storage with its tables created, on each backend."""
-    store = open_storage(storage_url)
-    store.ensure_schema()
-    yield store
-    store.close()
+    with storage_with_schema(storage_url) as store:
+        yield store

@@ -15,6 +15,7 @@ from hub.storage import SessionRow, Storage, open_storage, parse_db_url
 from hub.storage.sqlite import SQLiteStorage
 from hub.storage.timefmt import from_text
 from hub.writer import AckSink, Received, Writer
+from tests.conftest import storage_with_schema
 from tests.waiting import wait_for
 
 T0 = 1_700_000_000.0   # 2023-11-14 22:13:20 UTC
@@ -96,27 +97,23 @@ def db_path(sqlite_url: str) -> str:
 
 @pytest.fixture
 def store(sqlite_url: str) -> Iterator[Storage]:
-    storage = open_storage(sqlite_url)
-    storage.ensure_schema()
-    yield storage
-    storage.close()
+    with storage_with_schema(sqlite_url) as storage:
+        yield storage
 
 
 @pytest.fixture
 def reader(sqlite_url: str, store: Storage) -> Iterator[Storage]:
     """A second connection for the test's own reads: the writer's connection belongs to its thread."""
-    storage = open_storage(sqlite_url)
-    yield storage
-    storage.close()
+    with open_storage(sqlite_url) as storage:
+        yield storage
 
 
 @pytest.fixture
 def impatient_store(db_path: str) -> Iterator[Storage]:
     """Gives up on a held lock after 0.1 s, so an outage shows up as failures within the test."""
-    storage = SQLiteStorage(db_path, busy_timeout=0.1)
-    storage.ensure_schema()
-    yield storage
-    storage.close()
+    with SQLiteStorage(db_path, busy_timeout=0.1) as storage:
+        storage.ensure_schema()
+        yield storage
 
 
 @pytest.fixture
