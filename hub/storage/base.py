@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections import OrderedDict
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -54,6 +55,28 @@ class NodeStatus:
     first_seen: float
     last_seen: float
     online: bool
+
+
+# About 70 MB when full; a hub holds far fewer open sessions than this.
+KNOWN_SIDS_CAPACITY = 500_000
+
+
+class KnownSids:
+    """Session ids known to be stored, bounded: the least recently written are forgotten first."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._sids: OrderedDict[bytes, None] = OrderedDict()
+
+    def __contains__(self, sid: bytes) -> bool:
+        return sid in self._sids
+
+    def remember(self, sids: Iterable[bytes]) -> None:
+        for sid in sids:
+            self._sids[sid] = None
+            self._sids.move_to_end(sid)
+        while len(self._sids) > self._capacity:
+            self._sids.popitem(last=False)
 
 
 class StorageError(Exception):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -11,7 +10,8 @@ from pymysql.connections import Connection
 from pymysql.constants import CLIENT
 from pymysql.cursors import Cursor
 
-from .base import (NODE_COLUMNS, NODES_QUERY, SESSION_COLUMNS, Dialect, NodeRow, NodeStatus, SessionRow,
+from .base import (KNOWN_SIDS_CAPACITY, NODE_COLUMNS, NODES_QUERY, SESSION_COLUMNS, Dialect, KnownSids,
+                   NodeRow, NodeStatus, SessionRow,
                    Storage, StorageError, StorageUnavailable, UsageRow, coalesce_sessions, node_status,
                    node_values, session_values, usage_query, usage_rows)
 from .dburl import DatabaseURL
@@ -79,7 +79,6 @@ CONNECT_TIMEOUT = 5
 # A frozen server or a pulled cable must not block the writer forever; generous for big reports.
 IO_TIMEOUT = 300
 ROWS_PER_STATEMENT = 1000
-KNOWN_SIDS = 500_000
 
 # Server gone, connection lost or killed, too many connections, lock wait timeout, deadlock:
 # rolling back and retrying later may succeed.
@@ -105,24 +104,6 @@ def split_sql(text: str) -> list[str]:
     return [" ".join(statement.split()) for statement in code.split(";") if statement.strip()]
 
 
-class KnownSids:
-    """Session ids known to be stored, bounded: the least recently written are forgotten first."""
-
-    def __init__(self, capacity: int) -> None:
-        self._capacity = capacity
-        self._sids: OrderedDict[bytes, None] = OrderedDict()
-
-    def __contains__(self, sid: bytes) -> bool:
-        return sid in self._sids
-
-    def remember(self, sids: Iterable[bytes]) -> None:
-        for sid in sids:
-            self._sids[sid] = None
-            self._sids.move_to_end(sid)
-        while len(self._sids) > self._capacity:
-            self._sids.popitem(last=False)
-
-
 class MariaDBStorage(Storage):
     """
     InnoDB's INSERT ... ON DUPLICATE KEY UPDATE uses up an auto-increment value even for a row it only
@@ -130,7 +111,7 @@ class MariaDBStorage(Storage):
     therefore updated with a plain UPDATE, and only new ones are inserted.
     """
 
-    def __init__(self, url: DatabaseURL, known_capacity: int = KNOWN_SIDS) -> None:
+    def __init__(self, url: DatabaseURL, known_capacity: int = KNOWN_SIDS_CAPACITY) -> None:
         self._url = url
         self._known = KnownSids(known_capacity)
         self._conn: Connection | None = self._connect()

@@ -6,9 +6,10 @@ import sqlite3
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
-from .base import (NODE_COLUMNS, NODES_QUERY, SESSION_COLUMNS, Dialect, NodeRow, NodeStatus, SessionRow,
-                   Storage, StorageError, StorageUnavailable, UsageRow, node_status, node_values,
-                   session_values, usage_query, usage_rows)
+from .base import (KNOWN_SIDS_CAPACITY, KnownSids, NODE_COLUMNS, NODES_QUERY, SESSION_COLUMNS,
+                   Dialect, NodeRow, NodeStatus, SessionRow, Storage, StorageError,
+                   StorageUnavailable, UsageRow, node_status, node_values, session_values,
+                   usage_query, usage_rows)
 from .timefmt import from_text, to_text
 
 SCHEMA = (
@@ -46,6 +47,9 @@ UPSERT_SESSION = (
     f"INSERT INTO records ({SESSION_COLUMNS}) VALUES ({', '.join('?' * 8)}) "
     "ON CONFLICT(sid) DO UPDATE SET endTime = max(endTime, excluded.endTime)")
 
+# Sessions this hub already stored only need their end raised: cheaper than an upsert.
+UPDATE_END = "UPDATE records SET endTime = max(endTime, ?) WHERE sid = ?"
+
 UPSERT_NODE = (
     f"INSERT INTO nodes ({NODE_COLUMNS}) VALUES ({', '.join('?' * 10)}) "
     "ON CONFLICT(node) DO UPDATE SET computerName = excluded.computerName, user = excluded.user, "
@@ -65,9 +69,11 @@ TRANSIENT_MESSAGES = {"database is locked", "database table is locked", "disk I/
 
 
 class SQLiteStorage(Storage):
-    def __init__(self, path: str, busy_timeout: float = 5.0) -> None:
+    def __init__(self, path: str, busy_timeout: float = 5.0,
+                 known_capacity: int = KNOWN_SIDS_CAPACITY) -> None:
         """busy_timeout: seconds to wait for another process's lock before StorageUnavailable."""
         self._path = path
+        self._known = KnownSids(known_capacity)
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
             raise StorageError(f"cannot open SQLite database {path}: folder {folder} does not exist")
@@ -96,8 +102,15 @@ class SQLiteStorage(Storage):
         with self._errors("write to"), self._conn:
             # IMMEDIATE takes the write lock up front instead of failing on a read-to-write upgrade.
             self._conn.execute("BEGIN IMMEDIATE")
-            self._conn.executemany(UPSERT_SESSION, (session_values(DIALECT, row) for row in sessions))
+            known = [row for row in sessions if row.sid in self._known]
+            updated = self._conn.executemany(
+                UPDATE_END, [(DIALECT.to_db_time(row.end), row.sid) for row in known]).rowcount
+            # Rows deleted behind the hub's back (a purge) are not "known" any more: upsert all.
+            upserts = sessions if updated < len(known) else [r for r in sessions if r.sid not in self._known]
+            self._conn.executemany(UPSERT_SESSION, (session_values(DIALECT, row) for row in upserts))
             self._conn.executemany(UPSERT_NODE, (node_values(DIALECT, row) for row in nodes))
+        # Only after COMMIT: a rolled-back write must be upserted again next time.
+        self._known.remember(row.sid for row in sessions)
 
     def usage(self, since: float | None, until: float | None, by: Sequence[str]) -> list[UsageRow]:
         sql, params = usage_query(DIALECT, since, until, by)
