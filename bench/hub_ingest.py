@@ -36,7 +36,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from common.ids import new_sid  # noqa: E402
-from common.protocol import ACK_PREFIX, Report, SessionState, decode_hub_frame, encode_report  # noqa: E402
+from common.protocol import (ACK_PREFIX, Report, SessionState, ack_topic, decode_hub_frame,
+                             encode_report)  # noqa: E402
 from hub.storage import NodeRow, SessionRow, open_storage  # noqa: E402
 
 
@@ -56,22 +57,29 @@ class SenderResult:
 
 def sender(index: int, node_ids: list[str], sessions: int, args: argparse.Namespace,
            config_ep: str, report_ep: str, results: mp.Queue) -> None:
-    """One process simulating many nodes over a handful of PUSH sockets."""
+    """One process simulating many nodes over a handful of socket pairs.
+
+    Each pair (PUSH for reports, SUB for acks) serves a group of nodes, and its SUB subscribes to
+    just those nodes' ack topics, as real nodes do: one subscriber for every node would receive
+    acks in bursts larger than the hub's per-subscriber queue, which drops what does not fit.
+    """
     ctx = zmq.Context()
     ctx.linger = 0
-    sub = ctx.socket(zmq.SUB)
-    # One socket here takes the acks of many nodes; a real node subscribes to its own only. An
-    # unbounded receive queue lets ZeroMQ's I/O thread take acks while this process is busy
-    # sending, instead of the hub's per-subscriber queue overflowing and dropping them.
-    sub.setsockopt(zmq.RCVHWM, 0)
-    sub.setsockopt(zmq.SUBSCRIBE, ACK_PREFIX)
-    sub.connect(config_ep)
-    pushes = []
-    for _ in range(max(1, min(args.sockets, len(node_ids)))):
+    groups = max(1, min(args.sockets, len(node_ids)))
+    pushes, subs = [], []
+    poller = zmq.Poller()
+    for group in range(groups):
+        sub = ctx.socket(zmq.SUB)
+        for node in node_ids[group::groups]:
+            sub.setsockopt(zmq.SUBSCRIBE, ack_topic(node))
+        sub.connect(config_ep)
+        poller.register(sub, zmq.POLLIN)
         push = ctx.socket(zmq.PUSH)
         push.setsockopt(zmq.SNDHWM, 1000)
         push.connect(report_ep)
         pushes.append(push)
+        subs.append(sub)
+    push_of = {node: pushes[i % groups] for i, node in enumerate(node_ids)}
     sids = {node: [new_sid() for _ in range(sessions)] for node in node_ids}
     started = time.time()
     seqs = dict.fromkeys(node_ids, 0)
@@ -81,22 +89,28 @@ def sender(index: int, node_ids: list[str], sessions: int, args: argparse.Namesp
     acked_sessions = 0
     sent = 0
 
-    def drain_acks(timeout_ms: int = 0) -> None:
+    def take_ack(frame: bytes) -> None:
         nonlocal acked_reports, acked_sessions
-        while sub.poll(timeout_ms):
-            timeout_ms = 0
-            frame = sub.recv()
-            node = frame[len(ACK_PREFIX):frame.index(b"\0", len(ACK_PREFIX))].decode()
-            queue = in_flight.get(node)
-            if queue is None:
-                continue
-            ack = decode_hub_frame(frame)
-            now = time.perf_counter()
-            while queue and queue[0][0] <= ack.seq:
-                _, t_sent = queue.popleft()
-                latencies.append(now - t_sent)
-                acked_reports += 1
-                acked_sessions += sessions
+        node = frame[len(ACK_PREFIX):frame.index(b"\0", len(ACK_PREFIX))].decode()
+        queue = in_flight[node]
+        ack = decode_hub_frame(frame)
+        now = time.perf_counter()
+        while queue and queue[0][0] <= ack.seq:
+            _, t_sent = queue.popleft()
+            latencies.append(now - t_sent)
+            acked_reports += 1
+            acked_sessions += sessions
+
+    def drain_acks(timeout_ms: int = 0) -> None:
+        ready = poller.poll(timeout_ms)
+        while ready:
+            for sub, _ in ready:
+                while True:
+                    try:
+                        take_ack(sub.recv(zmq.NOBLOCK))
+                    except zmq.Again:
+                        break
+            ready = poller.poll(0)
 
     def send(node: str, push: zmq.Socket) -> None:
         nonlocal sent
@@ -109,7 +123,7 @@ def sender(index: int, node_ids: list[str], sessions: int, args: argparse.Namesp
         in_flight[node].append((seqs[node], time.perf_counter()))
         sent += 1
 
-    time.sleep(0.5)  # let the SUB attach so early acks are not lost
+    time.sleep(0.5)  # let the SUBs attach so early acks are not lost
     deadline = time.monotonic() + args.duration
     if args.mode == "paced":
         rng = random.Random(index)
@@ -122,7 +136,7 @@ def sender(index: int, node_ids: list[str], sessions: int, args: argparse.Namesp
                 drain_acks(int(min(wait, 0.05) * 1000) or 1)
                 continue
             heap.popleft()
-            send(node, pushes[hash(node) % len(pushes)])
+            send(node, push_of[node])
             heap.append((due + args.interval, node))
     else:
         # Flat out, but closed-loop: at most `window` unacknowledged reports in flight, so the
@@ -133,14 +147,14 @@ def sender(index: int, node_ids: list[str], sessions: int, args: argparse.Namesp
                 drain_acks(50)
                 continue
             node = node_ids[i % len(node_ids)]
-            send(node, pushes[i % len(pushes)])
+            send(node, push_of[node])
             i += 1
             if i % 200 == 0:
                 drain_acks()
     settle = time.monotonic() + args.settle
     while time.monotonic() < settle and any(in_flight.values()):
         drain_acks(100)
-    for sock in (sub, *pushes):
+    for sock in (*subs, *pushes):
         sock.close()
     ctx.term()
     results.put(SenderResult(sent, acked_reports, acked_sessions, latencies))
