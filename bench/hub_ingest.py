@@ -20,7 +20,6 @@ import os
 import random
 import secrets
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,7 +37,7 @@ sys.path.insert(0, str(REPO))
 from common.ids import new_sid  # noqa: E402
 from common.protocol import (ACK_PREFIX, Report, SessionState, ack_topic, decode_hub_frame,
                              encode_report)  # noqa: E402
-from hub.storage import NodeRow, SessionRow, open_storage  # noqa: E402
+from hub.storage import open_storage  # noqa: E402
 
 
 def free_port() -> int:

@@ -13,6 +13,7 @@ import pytest
 
 from hub.storage import DatabaseURL, Storage, open_storage, parse_db_url
 from hub.storage.mariadb import connect_kwargs
+from tests.fakeapps import fake_app  # noqa: F401  (a fixture, shared by every test module)
 
 DEFAULT_TEST_MARIADB = "mariadb://root@127.0.0.1:3306/test"
 

@@ -14,7 +14,7 @@ import zmq
 from common.ids import new_sid
 from common.protocol import Report, SessionState, encode_report
 from hub.storage import UsageRow, open_storage
-from tests.fakeapps import fake_app, unique_name  # noqa: F401  (fixture)
+from tests.fakeapps import unique_name
 from tests.processes import Mesh, run_cli, start
 from tests.waiting import wait_for
 

@@ -13,7 +13,7 @@ import pytest
 from common.watchlist import Matcher, parse_watchlist
 from node.platform import current_user
 from node.scanner import Scanner
-from tests.fakeapps import fake_app, stop_fake_app, unique_name  # noqa: F401  (fake_app: fixture)
+from tests.fakeapps import stop_fake_app, unique_name
 from tests.waiting import wait_for
 
 

@@ -90,6 +90,8 @@ class StorageUnavailable(StorageError):
 class Storage(ABC):
     """One database connection, used by one thread at a time."""
 
+    dialect: Dialect
+
     @abstractmethod
     def ensure_schema(self) -> None:
         """Create the tables and indexes that are missing; harmless when they exist."""
@@ -98,17 +100,22 @@ class Storage(ABC):
     def write(self, sessions: Sequence[SessionRow], nodes: Sequence[NodeRow]) -> None:
         """Upsert sessions (end only grows) and nodes (first seen kept) in ONE transaction."""
 
-    @abstractmethod
     def usage(self, since: float | None, until: float | None, by: Sequence[str]) -> list[UsageRow]:
         """Usage of sessions overlapping [since, until), clipped to it, grouped by `by`."""
+        sql, params = usage_query(self.dialect, since, until, by)
+        return usage_rows(self.dialect, self._fetchall(sql, params), len(by))
 
-    @abstractmethod
     def nodes(self) -> list[NodeStatus]:
         """Every node, ordered by computer, then user."""
+        return [node_status(self.dialect, row) for row in self._fetchall(NODES_QUERY, [])]
 
     @abstractmethod
     def close(self) -> None:
         ...
+
+    @abstractmethod
+    def _fetchall(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """All rows of one read, in a transaction of its own."""
 
     def __enter__(self) -> Storage:
         return self

@@ -3,17 +3,16 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import pymysql
 from pymysql.connections import Connection
 from pymysql.constants import CLIENT
 from pymysql.cursors import Cursor
 
-from .base import (KNOWN_SIDS_CAPACITY, NODE_COLUMNS, NODES_QUERY, SESSION_COLUMNS, Dialect, KnownSids,
-                   NodeRow, NodeStatus, SessionRow,
-                   Storage, StorageError, StorageUnavailable, UsageRow, coalesce_sessions, node_status,
-                   node_values, session_values, usage_query, usage_rows)
+from .base import (KNOWN_SIDS_CAPACITY, NODE_COLUMNS, SESSION_COLUMNS, Dialect, KnownSids,
+                   NodeRow, SessionRow,
+                   Storage, StorageError, StorageUnavailable, coalesce_sessions, node_values, session_values)
 from .dburl import DatabaseURL
 from .timefmt import from_datetime, to_datetime
 
@@ -111,6 +110,8 @@ class MariaDBStorage(Storage):
     therefore updated with a plain UPDATE, and only new ones are inserted.
     """
 
+    dialect = DIALECT
+
     def __init__(self, url: DatabaseURL, known_capacity: int = KNOWN_SIDS_CAPACITY) -> None:
         self._url = url
         self._known = KnownSids(known_capacity)
@@ -134,13 +135,6 @@ class MariaDBStorage(Storage):
             cursor.executemany(UPSERT_NODES, [node_values(DIALECT, row) for row in nodes])
         # Only after COMMIT: a rolled-back insert must be inserted again next time.
         self._known.remember(row.sid for row in rows)
-
-    def usage(self, since: float | None, until: float | None, by: Sequence[str]) -> list[UsageRow]:
-        sql, params = usage_query(DIALECT, since, until, by)
-        return usage_rows(DIALECT, self._fetchall(sql, params), len(by))
-
-    def nodes(self) -> list[NodeStatus]:
-        return [node_status(DIALECT, row) for row in self._fetchall(NODES_QUERY, [])]
 
     def close(self) -> None:
         if self._conn is not None and self._conn.open:

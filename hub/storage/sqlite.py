@@ -6,10 +6,9 @@ import sqlite3
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
-from .base import (KNOWN_SIDS_CAPACITY, KnownSids, NODE_COLUMNS, NODES_QUERY, SESSION_COLUMNS,
-                   Dialect, NodeRow, NodeStatus, SessionRow, Storage, StorageError,
-                   StorageUnavailable, UsageRow, node_status, node_values, session_values,
-                   usage_query, usage_rows)
+from .base import (KNOWN_SIDS_CAPACITY, KnownSids, NODE_COLUMNS, SESSION_COLUMNS,
+                   Dialect, NodeRow, SessionRow, Storage, StorageError,
+                   StorageUnavailable, node_values, session_values)
 from .timefmt import from_text, to_text
 
 SCHEMA = (
@@ -69,6 +68,8 @@ TRANSIENT_MESSAGES = {"database is locked", "database table is locked", "disk I/
 
 
 class SQLiteStorage(Storage):
+    dialect = DIALECT
+
     def __init__(self, path: str, busy_timeout: float = 5.0,
                  known_capacity: int = KNOWN_SIDS_CAPACITY) -> None:
         """busy_timeout: seconds to wait for another process's lock before StorageUnavailable."""
@@ -111,13 +112,6 @@ class SQLiteStorage(Storage):
             self._conn.executemany(UPSERT_NODE, (node_values(DIALECT, row) for row in nodes))
         # Only after COMMIT: a rolled-back write must be upserted again next time.
         self._known.remember(row.sid for row in sessions)
-
-    def usage(self, since: float | None, until: float | None, by: Sequence[str]) -> list[UsageRow]:
-        sql, params = usage_query(DIALECT, since, until, by)
-        return usage_rows(DIALECT, self._fetchall(sql, params), len(by))
-
-    def nodes(self) -> list[NodeStatus]:
-        return [node_status(DIALECT, row) for row in self._fetchall(NODES_QUERY, [])]
 
     def close(self) -> None:
         self._conn.close()
