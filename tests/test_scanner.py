@@ -107,7 +107,7 @@ def test_user_scope_ignores_other_users_processes():
 def test_a_pattern_matching_everything_survives_every_kind_of_process():
     for scope in ("user", "all"):
         found = scanner_for("anything = *, cmd:*", scope).scan()
-        assert found, f"scope {scope!r} found not even this test's own process"
+        assert found, f"scope {scope!r} found no process at all"
 
 
 def test_unknown_scope_is_rejected():
