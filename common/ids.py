@@ -14,14 +14,3 @@ def new_sid(now: float | None = None) -> bytes:
     value = (millis << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b
     return value.to_bytes(16, "big")
 
-
-def sid_hex(sid: bytes) -> str:
-    return sid.hex()
-
-
-def sid_from_hex(text: str) -> bytes:
-    """Inverse of sid_hex; raises ValueError unless text is 32 hex digits."""
-    sid = bytes.fromhex(text)
-    if len(sid) != 16:
-        raise ValueError("a session id is 16 bytes")
-    return sid

@@ -138,9 +138,6 @@ class Hub:
         log.info("received %s: storing what is pending, then stopping", signal.Signals(signum).name)
         self._stop.set()
 
-    def request_stop(self) -> None:
-        self._stop.set()
-
     def run(self) -> bool:
         """Serve until stopped; False when the hub had to stop because of a fault."""
         self._writer.start()

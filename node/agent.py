@@ -105,9 +105,6 @@ class NodeAgent:
         log.info("received %s: sending the final report", signal.Signals(signum).name)
         self._stopping = True
 
-    def request_stop(self) -> None:
-        self._stopping = True
-
     def run(self) -> None:
         self._push = self._ctx.socket(zmq.PUSH)
         _tune(self._push)
