@@ -29,6 +29,8 @@ MAX_STRING = 255
 MIN_TIMESTAMP = 946_684_800.0
 MAX_TIMESTAMP = 4_102_444_800.0
 MAX_SEQ = (1 << 63) - 1
+# An ack names at most this many reports; older ones' closed sessions travel again in later reports.
+MAX_ACK_SEQS = 256
 
 CONFIG_TOPIC = b"cfg\0"
 ACK_PREFIX = b"ack\0"
@@ -87,7 +89,10 @@ class Config:
 
 @dataclass(frozen=True, slots=True)
 class Ack:
+    """Reports of one node whose sessions are committed: ``seqs``, the highest being ``seq``."""
+
     seq: int
+    seqs: tuple[int, ...]
 
 
 @dataclass(slots=True)
@@ -257,8 +262,11 @@ def config_frame(config: Config) -> bytes:
     return CONFIG_TOPIC + msgpack.packb(body, use_bin_type=True)
 
 
-def ack_frame(node: str, seq: int) -> bytes:
-    return ack_topic(node) + msgpack.packb({"v": VERSION, "kind": "ack", "seq": seq})
+def ack_frame(node: str, seqs: Sequence[int]) -> bytes:
+    """An ack naming each committed report, not just the highest: a node that split its state over
+    several reports, or reports to several hubs, must not take one committed report for another."""
+    seqs = sorted(seqs)[-MAX_ACK_SEQS:]
+    return ack_topic(node) + msgpack.packb({"v": VERSION, "kind": "ack", "seq": seqs[-1], "seqs": seqs})
 
 
 def decode_hub_frame(frame: bytes) -> Config | Ack:
@@ -271,7 +279,12 @@ def decode_hub_frame(frame: bytes) -> Config | Ack:
             raise ProtocolError("bad-topic", "ack topic without its closing NUL")
         fields = _Fields(_decode_map(frame[end_of_topic + 1:]))
         _check_version(fields)
-        return Ack(fields.integer("seq"))
+        seq = fields.integer("seq")
+        seqs = fields.data.get("seqs", [seq])
+        if (not isinstance(seqs, list) or len(seqs) > MAX_ACK_SEQS
+                or any(type(s) is not int or not 0 <= s <= MAX_SEQ for s in seqs)):
+            raise ProtocolError("bad-type", f"seqs must be a list of at most {MAX_ACK_SEQS} integers")
+        return Ack(seq, tuple(seqs))
     raise ProtocolError("bad-topic", repr(frame[:16]))
 
 

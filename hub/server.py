@@ -22,6 +22,7 @@ import zmq
 from common.protocol import (MAX_FRAME_BYTES, Config, ProtocolError, ack_frame, config_frame,
                              decode_report, make_config)
 from common.watchlist import WatchEntry
+from hub.clock import ClockOffsets
 from hub.storage import Storage
 from hub.watcher import WatchFileWatcher
 from hub.writer import Received, Writer
@@ -82,6 +83,7 @@ class Hub:
         self._stop = threading.Event()
         self._signals = 0
         self._nodes_seen: set[str] = set()
+        self._clocks = ClockOffsets()
         self._drops: Counter[str] = Counter()
         self._received = 0
         self._sockets: list[zmq.Socket] = []
@@ -219,10 +221,12 @@ class Hub:
                 self._nodes_seen.add(report.node)
                 log.info("node joined: %s (computer %s, user %s, address %s, agent %s)",
                          report.node, report.host, report.user, peer, report.agent)
+            offset = self._clocks.observe(report.node, report.sent, now)
             if report.kind == "bye":
                 self._nodes_seen.discard(report.node)
+                self._clocks.forget(report.node)
                 log.info("node left: %s", report.node)
-            received.append(Received(report, peer, now))
+            received.append(Received(report, peer, now, offset))
         if received:
             self._writer.submit(received)
 
@@ -254,8 +258,8 @@ class Hub:
                 acks = msgpack.unpackb(self._acks_in.recv(zmq.NOBLOCK))
             except zmq.Again:
                 return
-            for node, seq in acks.items():
-                self._xpub.send(ack_frame(node, seq))
+            for node, seqs in acks.items():
+                self._xpub.send(ack_frame(node, seqs))
 
     def _log_summary(self) -> None:
         drops = ", ".join(f"{reason} {n}" for reason, n in sorted(self._drops.items())) or "none"

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
-from common.protocol import Report
+from common.protocol import MAX_ACK_SEQS, Report
 from hub.storage import NodeRow, SessionRow, Storage, StorageError, StorageUnavailable
 
 log = logging.getLogger("procmesh.hub.writer")
@@ -33,31 +33,37 @@ class Received(NamedTuple):
     report: Report
     client_ip: str
     received: float
+    clock_offset: float = 0.0  # add to the node's times to get the hub's (see hub/clock.py)
 
 
 @dataclass(slots=True)
 class _Pending:
     sessions: dict[bytes, SessionRow] = field(default_factory=dict)
     nodes: dict[str, NodeRow] = field(default_factory=dict)
-    acks: dict[str, int] = field(default_factory=dict)
+    acks: dict[str, list[int]] = field(default_factory=dict)
     reports: int = 0
     since: float | None = None
 
     def add(self, item: Received) -> None:
         report = item.report
+        offset = item.clock_offset
         for s in report.sessions:
+            end = s.end + offset
             known = self.sessions.get(s.sid)
             if known is None:
                 self.sessions[s.sid] = SessionRow(
                     s.sid, report.node, item.client_ip, s.owner or report.user, report.host,
-                    s.label, s.start, s.end)
-            elif s.end > known.end:
-                known.end = s.end
+                    s.label, s.start + offset, end)
+            elif end > known.end:
+                known.end = end
         self.nodes[report.node] = NodeRow(
             report.node, report.host, report.user, item.client_ip, report.os, report.agent,
             report.cfg, item.received, report.kind != "bye")
-        if report.seq > self.acks.get(report.node, -1):
-            self.acks[report.node] = report.seq
+        seqs = self.acks.setdefault(report.node, [])
+        seqs.append(report.seq)
+        if len(seqs) > 2 * MAX_ACK_SEQS:
+            # A long outage must not grow this without bound; an ack names the latest ones only.
+            del seqs[:-MAX_ACK_SEQS]
         self.reports += 1
         if self.since is None:
             self.since = time.monotonic()
@@ -72,9 +78,9 @@ class WriterStats:
 
 
 class AckSink(Protocol):
-    """Where the writer hands ``{node: highest committed seq}`` after each commit."""
+    """Where the writer hands ``{node: [committed seqs]}`` after each commit."""
 
-    def send(self, acks: dict[str, int]) -> None: ...
+    def send(self, acks: dict[str, list[int]]) -> None: ...
 
     def close(self) -> None: ...
 

@@ -8,9 +8,9 @@ import msgpack
 import pytest
 
 from common.ids import new_sid
-from common.protocol import (MAX_SESSIONS, Ack, Config, ProtocolError, Report, SessionState,
-                             ack_frame, ack_topic, config_frame, decode_hub_frame, decode_report,
-                             encode_report, make_config, watch_digest)
+from common.protocol import (MAX_ACK_SEQS, MAX_SESSIONS, Ack, Config, ProtocolError, Report,
+                             SessionState, ack_frame, ack_topic, config_frame, decode_hub_frame,
+                             decode_report, encode_report, make_config, watch_digest)
 from common.watchlist import WatchEntry
 
 NOW = 1_790_000_000.0
@@ -129,11 +129,28 @@ def test_digest_depends_on_everything_a_node_applies() -> None:
 
 
 def test_ack_round_trips_and_topics_do_not_prefix_each_other() -> None:
-    frame = ack_frame("pc1", 42)
-    assert decode_hub_frame(frame) == Ack(42)
+    frame = ack_frame("pc1", [42, 40])
+    assert decode_hub_frame(frame) == Ack(42, (40, 42))
     assert frame.startswith(ack_topic("pc1"))
     assert not frame.startswith(ack_topic("pc10"))
-    assert not ack_frame("pc10", 1).startswith(ack_topic("pc1"))
+    assert not ack_frame("pc10", [1]).startswith(ack_topic("pc1"))
+
+
+def test_ack_names_only_the_latest_reports() -> None:
+    ack = decode_hub_frame(ack_frame("pc1", range(1000)))
+    assert ack.seq == 999 and ack.seqs == tuple(range(1000 - MAX_ACK_SEQS, 1000))
+
+
+def test_ack_without_a_list_covers_its_one_report() -> None:
+    frame = ack_topic("pc1") + msgpack.packb({"v": 1, "kind": "ack", "seq": 7})
+    assert decode_hub_frame(frame) == Ack(7, (7,))
+
+
+@pytest.mark.parametrize("seqs", [7, ["7"], [-1], list(range(MAX_ACK_SEQS + 1))])
+def test_ack_with_a_malformed_list_is_rejected(seqs) -> None:
+    frame = ack_topic("pc1") + msgpack.packb({"v": 1, "kind": "ack", "seq": 7, "seqs": seqs})
+    with pytest.raises(ProtocolError):
+        decode_hub_frame(frame)
 
 
 def test_unknown_topic_is_rejected() -> None:

@@ -30,10 +30,10 @@ class RecordingAckSink:
     """The writer's output port: keeps each ack map in the order the writer released them."""
 
     def __init__(self) -> None:
-        self.acks: list[dict[str, int]] = []
+        self.acks: list[dict[str, list[int]]] = []
         self.closed = threading.Event()
 
-    def send(self, acks: dict[str, int]) -> None:
+    def send(self, acks: dict[str, list[int]]) -> None:
         self.acks.append(dict(acks))
 
     def close(self) -> None:
@@ -48,7 +48,7 @@ class RowsAtAckSink(RecordingAckSink):
         self._db_path = db_path
         self.rows_at_ack: list[dict[bytes, SessionRow]] = []
 
-    def send(self, acks: dict[str, int]) -> None:
+    def send(self, acks: dict[str, list[int]]) -> None:
         self.rows_at_ack.append(stored_rows(self._db_path))
         super().send(acks)
 
@@ -169,11 +169,21 @@ def test_one_session_in_several_reports_is_written_once_with_its_latest_end(
     assert (writer.stats.reports, writer.stats.rows) == (3, 1)
 
 
-def test_ack_carries_the_highest_seq_of_each_node(start_writer, store, sink) -> None:
+def test_ack_names_every_committed_report_of_each_node(start_writer, store, sink) -> None:
     writer = start_writer(store, sink)
     writer.submit(batch(report(5), report(7), report(6), report(3, node=BOB)))
     wait_for(lambda: sink.acks, timeout=5, message="the ack of the batch")
-    assert sink.acks == [{ALICE: 7, BOB: 3}]
+    assert sink.acks == [{ALICE: [5, 7, 6], BOB: [3]}]
+
+
+def test_the_measured_clock_offset_moves_session_times_to_the_hub_clock(
+        start_writer, store, sink, db_path) -> None:
+    sid = new_sid(T0)
+    writer = start_writer(store, sink)
+    writer.submit([Received(report(1, session(sid, T0 + 60)), CLIENT_IP, T0, clock_offset=-600.0)])
+    wait_for(lambda: sink.acks, timeout=5, message="the ack of the report")
+    row = stored_rows(db_path)[sid]
+    assert (row.start, row.end) == (T0 - 600.0, T0 + 60 - 600.0)
 
 
 def test_ack_is_released_only_once_the_rows_are_committed(start_writer, store, db_path) -> None:
@@ -221,7 +231,7 @@ def test_stop_flushes_what_is_pending_and_ends_the_thread(start_writer, store, s
     writer.join(5.0)
     assert not writer.is_alive()
     assert set(stored_rows(db_path)) == {sid}
-    assert sink.acks == [{ALICE: 4}]
+    assert sink.acks == [{ALICE: [4]}]
     assert sink.closed.is_set()
 
 
@@ -252,7 +262,7 @@ def test_reports_held_through_a_lock_are_stored_and_acked_once_it_is_released(
 
     write_lock.release()
     wait_for(lambda: sink.acks, timeout=5, message="the ack after the lock was released")
-    assert sink.acks == [{ALICE: 1, BOB: 2}]
+    assert sink.acks == [{ALICE: [1], BOB: [2]}]
     assert set(stored_rows(db_path)) == {chrome, word}
     # One line when the outage starts and one when it ends, not one per retry.
     writer_records = [r for r in caplog.records if r.name == "procmesh.hub.writer"]
@@ -272,6 +282,6 @@ def test_reports_repeated_during_a_lock_are_held_as_one_row_per_session(
 
     write_lock.release()
     wait_for(lambda: sink.acks, timeout=5, message="the ack after the lock was released")
-    assert sink.acks == [{ALICE: 50}]
+    assert sink.acks == [{ALICE: list(range(1, 51))}]
     assert {sid: row.end for sid, row in stored_rows(db_path).items()} == {sid: T0 + 50 for sid in sids}
     assert (writer.stats.reports, writer.stats.rows) == (50, 5)
