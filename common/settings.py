@@ -63,6 +63,16 @@ def non_negative_seconds(text: str) -> float:
     return value
 
 
+def positive_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError("is not a whole number") from None
+    if value < 1:
+        raise ValueError("must be at least 1")
+    return value
+
+
 def log_level(text: str) -> str:
     level = text.upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):

@@ -20,8 +20,9 @@ from common import __version__
 from common.protocol import (CONFIG_TOPIC, Ack, Config, ProtocolError, Report, SessionState,
                              ack_topic, decode_hub_frame, encode_report)
 from common.watchlist import Matcher, WatchListError
+from node.outbox import Outbox
 from node.scanner import Scanner
-from node.sessions import SessionTracker
+from node.sessions import DEFAULT_MAX_CLOSED, SessionTracker
 
 log = logging.getLogger("procmesh.node")
 
@@ -71,13 +72,17 @@ def _tune(sock: zmq.Socket) -> None:
 
 class NodeAgent:
     def __init__(self, identity: NodeIdentity, endpoints: Endpoints, scope: str = "user",
-                 codec: str = "msgpack") -> None:
+                 codec: str = "msgpack", outbox: Outbox | None = None,
+                 max_closed: int = DEFAULT_MAX_CLOSED, clock_shift: float = 0.0) -> None:
         self.identity = identity
         self.endpoints = endpoints
         self.scope = scope
         self.codec = codec
         self.config: Config | None = None
-        self.tracker = SessionTracker(DEFAULT_GRACE)
+        self.tracker = SessionTracker(DEFAULT_GRACE, max_closed=max_closed)
+        self._outbox = outbox
+        # Only tests set this: it makes the node's wall clock run ahead (or behind) of the machine's.
+        self._clock_shift = clock_shift
         self._scanner: Scanner | None = None
         self._interval = 0.0
         self._next_tick: float | None = None
@@ -115,6 +120,7 @@ class NodeAgent:
         self._push.connect(self.endpoints.report)
         log.info("node %s started: config from %s, reports to %s, scope %s",
                  self.identity.node, self.endpoints.config, self.endpoints.report, self.scope)
+        self._take_over_outbox()
         try:
             while not self._stopping:
                 self._wait_and_receive(self._seconds_to_tick())
@@ -123,6 +129,21 @@ class NodeAgent:
             self._say_bye()
         finally:
             self.close()
+
+    def _take_over_outbox(self) -> None:
+        if self._outbox is None:
+            return
+        left = self._outbox.load()
+        if left:
+            self.tracker.restore(left)
+            log.info("%d sessions of a previous run are not acknowledged yet; they go with the next "
+                     "report", len(left))
+        self._save_outbox()
+
+    def _save_outbox(self) -> None:
+        changes = self.tracker.changes()
+        if self._outbox is not None:
+            self._outbox.save(changes)
 
     def once(self, wait: float) -> Report:
         """Wait for the hub's config, scan once and return the report that would be sent."""
@@ -141,6 +162,8 @@ class NodeAgent:
             if sock is not None:
                 sock.close()
         self._ctx.term()
+        if self._outbox is not None:
+            self._outbox.close()
 
     # ---- receiving ------------------------------------------------------------------------------
 
@@ -152,20 +175,23 @@ class NodeAgent:
     def _wait_and_receive(self, timeout: float) -> None:
         if not self._sub.poll(int(timeout * 1000)):
             return
+        acknowledged = 0
         while True:
             try:
                 frame = self._sub.recv(zmq.NOBLOCK)
             except zmq.Again:
-                return
+                break
             try:
                 message = decode_hub_frame(frame)
             except ProtocolError as exc:
                 log.warning("ignored a malformed message from the hub: %s", exc)
                 continue
             if isinstance(message, Ack):
-                self.tracker.acknowledge(message.seq)
+                acknowledged += self.tracker.acknowledge(message.seqs)
             else:
                 self._apply(message)
+        if acknowledged:
+            self._save_outbox()
 
     def _apply(self, config: Config) -> None:
         if self.config is not None and config.digest == self.config.digest:
@@ -192,13 +218,19 @@ class NodeAgent:
 
     # ---- scanning and reporting -----------------------------------------------------------------
 
+    def _wall_clock(self) -> float:
+        return time.time() + self._clock_shift
+
     def _scan(self) -> None:
         assert self._scanner is not None
         seen = self._scanner.scan()
-        self.tracker.observe(time.time(), seen)
+        if self._clock_shift:
+            seen = {key: created + self._clock_shift for key, created in seen.items()}
+        self.tracker.observe(self._wall_clock(), seen)
 
     def _tick(self) -> None:
         self._scan()
+        self._save_outbox()
         self._send(tuple(self.tracker.pending()), last_kind="report")
         assert self._next_tick is not None
         self._next_tick += self._interval
@@ -210,14 +242,20 @@ class NodeAgent:
 
     def _say_bye(self) -> None:
         self.tracker.close_all()
+        self._save_outbox()
         assert self._push is not None
         self._push.setsockopt(zmq.LINGER, BYE_LINGER_MS)
         self._send(tuple(self.tracker.pending()), last_kind="bye")
+        # Wait briefly for the hub to confirm, so the next run does not send these sessions again;
+        # without an answer they stay in the outbox, and the hub takes the repeat in its stride.
+        deadline = time.monotonic() + BYE_LINGER_MS / 1000
+        while self.tracker.pending() and time.monotonic() < deadline:
+            self._wait_and_receive(deadline - time.monotonic())
         log.info("node %s stopped", self.identity.node)
 
     def _report(self, sessions: Sequence[SessionState], seq: int, kind: str) -> Report:
         cfg = self.config.digest if self.config else ""
-        return Report(self.identity.node, self.identity.host, self.identity.user, seq, time.time(),
+        return Report(self.identity.node, self.identity.host, self.identity.user, seq, self._wall_clock(),
                       cfg, self.identity.agent, self.identity.os, tuple(sessions), kind)
 
     def _send(self, sessions: Sequence[SessionState], last_kind: str) -> None:

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
+import os
 import re
 import sys
 from pathlib import Path
@@ -15,10 +17,13 @@ import zmq
 
 from common.logs import LOG_OPTIONS, setup_logging
 from common.protocol import CODECS, encode_report
-from common.settings import Option, SettingsError, add_options, resolve, settings_file
+from common.settings import (Option, SettingsError, add_options, positive_count, resolve,
+                             settings_file)
 from node.agent import Endpoints, NodeAgent, NodeIdentity, NoConfigError
+from node.outbox import Outbox
 from node.platform import current_user, hostname
 from node.scanner import SCOPES
+from node.sessions import DEFAULT_MAX_CLOSED
 
 log = logging.getLogger("procmesh.node")
 
@@ -34,8 +39,12 @@ OPTIONS = (
     Option("scope", "user", "count this user's processes, or all (run as root/SYSTEM)", choices=SCOPES),
     Option("node_id", "", "node id (default HOSTNAME/USER)", metavar="ID"),
     Option("codec", "msgpack", "report encoding", choices=CODECS),
+    Option("outbox_limit", DEFAULT_MAX_CLOSED, "closed sessions kept for the hub at most",
+           convert=positive_count, metavar="N"),
     *LOG_OPTIONS,
 )
+# A test hook, not a setting: shifts this node's wall clock to test the hub's skew correction.
+CLOCK_SHIFT_VARIABLE = "PROCMESH_TEST_CLOCK_SHIFT"
 
 
 def site_settings_file() -> Path:
@@ -71,12 +80,19 @@ def identity(settings: dict) -> NodeIdentity:
     return NodeIdentity(node, host, user)
 
 
-def single_instance_lock(node: str) -> filelock.BaseFileLock:
-    """A lock per node id: login scripts start the node at every logon, a second copy must yield."""
+def node_file(node: str, suffix: str) -> Path:
+    """A file of this node id in the user's data folder. Node ids may hold characters no file
+    system accepts; the hash keeps ids that differ only in those characters apart."""
     folder = Path(platformdirs.user_data_dir(APP, appauthor=False))
     folder.mkdir(parents=True, exist_ok=True)
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", node)
-    return filelock.FileLock(str(folder / f"node-{safe}.lock"))
+    digest = hashlib.sha1(node.encode("utf-8")).hexdigest()[:8]
+    return folder / f"node-{safe}-{digest}{suffix}"
+
+
+def single_instance_lock(node: str) -> filelock.BaseFileLock:
+    """A lock per node id: login scripts start the node at every logon, a second copy must yield."""
+    return filelock.FileLock(str(node_file(node, ".lock")))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -87,10 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup_logging(settings["log_level"], settings["log_file"],
                       Path(platformdirs.user_log_dir(APP, appauthor=False)) / "node.log")
         who = identity(settings)
-        agent = NodeAgent(who, endpoints(settings), settings["scope"], settings["codec"])
         if parsed.once:
-            return _once(agent)
-        return _run(agent)
+            return _once(NodeAgent(who, endpoints(settings), settings["scope"], settings["codec"]))
+        return _run(who, settings)
     except (SettingsError, NoConfigError) as exc:
         print(f"procmesh-node: error: {exc}", file=sys.stderr)
         return 1
@@ -108,18 +123,27 @@ def _once(agent: NodeAgent) -> int:
     return 0
 
 
-def _run(agent: NodeAgent) -> int:
-    lock = single_instance_lock(agent.identity.node)
+def _run(who: NodeIdentity, settings: dict) -> int:
+    lock = single_instance_lock(who.node)
     try:
         lock.acquire(timeout=0)
     except filelock.Timeout:
-        log.info("a node for %s is already running here (lock %s); exiting", agent.identity.node,
-                 lock.lock_file)
-        agent.close()
+        log.info("a node for %s is already running here (lock %s); exiting", who.node, lock.lock_file)
         return 0
     try:
+        # The outbox is opened only under the lock: one run of a node id owns it at a time.
+        agent = NodeAgent(who, endpoints(settings), settings["scope"], settings["codec"],
+                          Outbox(node_file(who.node, ".outbox.sqlite")), settings["outbox_limit"],
+                          _clock_shift())
         agent.install_signal_handlers()
         agent.run()
     finally:
         lock.release()
     return 0
+
+
+def _clock_shift() -> float:
+    try:
+        return float(os.environ.get(CLOCK_SHIFT_VARIABLE, "0"))
+    except ValueError:
+        raise SettingsError(f"environment variable {CLOCK_SHIFT_VARIABLE}: not a number") from None

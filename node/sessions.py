@@ -2,15 +2,28 @@
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 from itertools import islice
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Mapping, NamedTuple
 
 from common.ids import new_sid as default_new_sid
 from common.protocol import SessionState
 from node.scanner import SightingKey
 
 log = logging.getLogger("procmesh.node")
+
+DEFAULT_MAX_CLOSED = 100_000
+# Reports whose closed sessions are remembered for a coming ack; a session of an older report that
+# was never acknowledged is still pending, so it travels again in the next report.
+REPORTS_IN_FLIGHT = 256
+
+
+class Changes(NamedTuple):
+    """What changed since the last call to ``SessionTracker.changes``: for the durable outbox."""
+
+    updated: list[SessionState]  # sessions opened, extended or closed
+    gone: list[bytes]            # ids of sessions acknowledged or dropped
 
 
 @dataclass(slots=True)
@@ -19,7 +32,6 @@ class _Session:
     key: SightingKey
     start: float
     end: float  # last time seen
-    sent_in: int | None = None  # seq of the last report that carried it closed
 
     def state(self, is_open: bool) -> SessionState:
         label, owner = self.key
@@ -29,17 +41,20 @@ class _Session:
 class SessionTracker:
     """Sessions per (label, owner): open while seen, closed after `grace` seconds unseen.
 
-    Closed sessions stay pending until a hub acknowledgement covers a report that carried them;
-    at most `max_closed` of them are kept, so a hub that never answers cannot exhaust memory.
+    Closed sessions stay pending until a hub acknowledges a report that carried them; at most
+    `max_closed` of them are kept, so a hub that never answers cannot exhaust memory.
     """
 
     def __init__(self, grace: float, new_sid: Callable[[], bytes] = default_new_sid,
-                 max_closed: int = 10_000) -> None:
+                 max_closed: int = DEFAULT_MAX_CLOSED) -> None:
         self.grace = grace
         self._new_sid = new_sid
         self._max_closed = max_closed
         self._open: dict[SightingKey, _Session] = {}
         self._closed: dict[bytes, _Session] = {}  # in closing order
+        self._in_flight: OrderedDict[int, list[bytes]] = OrderedDict()  # seq -> closed sids carried
+        self._updated: set[bytes] = set()
+        self._gone: set[bytes] = set()
         # The end of the last closed session per key, kept after the hub has it: a new session of
         # the same key must not start before it, or a program that outlived a suspend would
         # produce overlapping sessions.
@@ -54,11 +69,23 @@ class SessionTracker:
             start = self._start_for(key, created, now)
             session = self._open.get(key)
             if session is None:
-                self._open[key] = _Session(self._new_sid(), key, start, now)
+                session = self._open[key] = _Session(self._new_sid(), key, start, now)
             else:
                 session.start = min(session.start, start)
                 # A wall clock stepped back must not move the end before what was already reported.
                 session.end = max(session.end, now)
+            self._updated.add(session.sid)
+        self._drop_excess_closed()
+
+    def restore(self, sessions: Iterable[SessionState]) -> None:
+        """Take over the sessions a previous run of this node left unacknowledged, all as closed:
+        the run that saw them is gone, so none of them may grow any further."""
+        for state in sorted(sessions, key=lambda s: s.end):
+            key = (state.label, state.owner)
+            self._closed[state.sid] = _Session(state.sid, key, state.start, state.end)
+            self._last_end[key] = max(self._last_end.get(key, state.end), state.end)
+            if state.open:
+                self._updated.add(state.sid)
         self._drop_excess_closed()
 
     def pending(self) -> list[SessionState]:
@@ -70,17 +97,37 @@ class SessionTracker:
 
     def mark_sent(self, seq: int, sessions: Iterable[SessionState]) -> None:
         """Note that report `seq` carried `sessions`; only closed ones can later be acknowledged."""
-        for state in sessions:
-            session = self._closed.get(state.sid)
-            if session is not None and not state.open:
-                session.sent_in = seq
+        closed = [state.sid for state in sessions if not state.open and state.sid in self._closed]
+        if not closed:
+            return
+        self._in_flight[seq] = closed
+        while len(self._in_flight) > REPORTS_IN_FLIGHT:
+            self._in_flight.popitem(last=False)
 
-    def acknowledge(self, seq: int) -> int:
-        """Forget closed sessions sent in a report no later than `seq`; return how many."""
-        done = [sid for sid, s in self._closed.items() if s.sent_in is not None and s.sent_in <= seq]
-        for sid in done:
-            del self._closed[sid]
-        return len(done)
+    def acknowledge(self, seqs: Iterable[int]) -> int:
+        """Forget the closed sessions that the reports `seqs` carried (they are committed); return
+        how many were forgotten."""
+        forgotten = 0
+        for seq in seqs:
+            for sid in self._in_flight.pop(seq, ()):
+                if self._closed.pop(sid, None) is not None:
+                    self._gone.add(sid)
+                    forgotten += 1
+        return forgotten
+
+    def changes(self) -> Changes:
+        """Sessions changed and forgotten since the previous call, so the outbox can follow."""
+        open_by_sid = {s.sid: s for s in self._open.values()}
+        updated = []
+        for sid in self._updated - self._gone:
+            if sid in self._closed:
+                updated.append(self._closed[sid].state(False))
+            elif sid in open_by_sid:
+                updated.append(open_by_sid[sid].state(True))
+        changes = Changes(updated, list(self._gone))
+        self._updated.clear()
+        self._gone.clear()
+        return changes
 
     def close_all(self) -> None:
         """Close every open session at its last sighting (the node is shutting down)."""
@@ -98,6 +145,7 @@ class SessionTracker:
         session = self._open.pop(key)
         self._closed[session.sid] = session
         self._last_end[key] = session.end
+        self._updated.add(session.sid)
 
     def _drop_excess_closed(self) -> None:
         excess = len(self._closed) - self._max_closed
@@ -105,5 +153,6 @@ class SessionTracker:
             return
         for sid in list(islice(self._closed, excess)):
             del self._closed[sid]
+            self._gone.add(sid)
         log.warning("dropped %d closed sessions the hub has not acknowledged (limit %d)",
                     excess, self._max_closed)

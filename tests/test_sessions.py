@@ -8,7 +8,7 @@ from typing import Callable
 import pytest
 
 from common.protocol import SessionState
-from node.sessions import SessionTracker
+from node.sessions import REPORTS_IN_FLIGHT, Changes, SessionTracker
 
 CHROME = ("chrome", None)
 GRACE = 30.0
@@ -76,7 +76,7 @@ def test_start_clamped_by_previous_end_also_after_the_previous_session_was_ackno
     tracker.observe(100.0, {CHROME: 50.0})
     tracker.observe(140.0, {})
     tracker.mark_sent(1, tracker.pending())
-    assert tracker.acknowledge(1) == 1
+    assert tracker.acknowledge([1]) == 1
     tracker.observe(150.0, {CHROME: 50.0})
     assert tracker.pending() == [SessionState(sid(2), "chrome", 100.0, 150.0, True)]
 
@@ -129,31 +129,42 @@ def close_one_session(tracker: SessionTracker) -> SessionState:
 
 def test_unsent_closed_session_survives_acknowledgements(tracker):
     close_one_session(tracker)
-    assert tracker.acknowledge(10) == 0
+    assert tracker.acknowledge([10]) == 0
     assert len(tracker.pending()) == 1
 
 
 def test_closed_session_is_dropped_once_the_report_that_carried_it_is_acknowledged(tracker):
     closed = close_one_session(tracker)
     tracker.mark_sent(3, [closed])
-    assert tracker.acknowledge(2) == 0
+    assert tracker.acknowledge([2, 4]) == 0
     assert tracker.pending() == [closed]
-    assert tracker.acknowledge(3) == 1
+    assert tracker.acknowledge([3]) == 1
     assert tracker.pending() == []
 
 
-def test_acknowledgement_must_cover_the_last_report_that_carried_the_session(tracker):
+def test_any_committed_report_that_carried_the_session_acknowledges_it(tracker):
     closed = close_one_session(tracker)
     tracker.mark_sent(3, [closed])
     tracker.mark_sent(5, [closed])
-    assert tracker.acknowledge(4) == 0
-    assert tracker.acknowledge(5) == 1
+    assert tracker.acknowledge([3]) == 1
+    assert tracker.acknowledge([5]) == 0
+
+
+def test_a_later_report_that_did_not_carry_the_session_does_not_acknowledge_it(tracker):
+    # A state split over two reports: the first one lost, the second one committed.
+    tracker.observe(100.0, {CHROME: 90.0, ("word", None): 95.0})
+    tracker.observe(200.0, {})
+    first, second = tracker.pending()
+    tracker.mark_sent(1, [first])
+    tracker.mark_sent(2, [second])
+    assert tracker.acknowledge([2]) == 1
+    assert tracker.pending() == [first]
 
 
 def test_open_sessions_are_never_dropped_by_acknowledgements(tracker):
     tracker.observe(100.0, {CHROME: 90.0})
     tracker.mark_sent(3, tracker.pending())
-    assert tracker.acknowledge(3) == 0
+    assert tracker.acknowledge([3]) == 0
     assert [s.open for s in tracker.pending()] == [True]
 
 
@@ -161,9 +172,49 @@ def test_a_send_while_open_does_not_count_for_the_closed_session(tracker):
     tracker.observe(100.0, {CHROME: 90.0})
     tracker.mark_sent(1, tracker.pending())
     tracker.observe(200.0, {})
-    assert tracker.acknowledge(1) == 0
+    assert tracker.acknowledge([1]) == 0
     tracker.mark_sent(2, tracker.pending())
-    assert tracker.acknowledge(2) == 1
+    assert tracker.acknowledge([2]) == 1
+
+
+def test_only_the_latest_reports_wait_for_an_ack(tracker):
+    closed = close_one_session(tracker)
+    tracker.mark_sent(1, [closed])
+    for seq in range(2, REPORTS_IN_FLIGHT + 2):
+        tracker.mark_sent(seq, [closed])
+    assert tracker.acknowledge([1]) == 0
+    assert tracker.acknowledge([REPORTS_IN_FLIGHT + 1]) == 1
+
+
+def test_changes_follow_opens_extensions_closes_and_acks(tracker):
+    tracker.observe(100.0, {CHROME: 90.0})
+    assert tracker.changes() == Changes([SessionState(sid(1), "chrome", 90.0, 100.0, True)], [])
+    assert tracker.changes() == Changes([], [])
+    tracker.observe(105.0, {CHROME: 90.0})
+    assert tracker.changes().updated == [SessionState(sid(1), "chrome", 90.0, 105.0, True)]
+    tracker.observe(200.0, {})
+    [closed] = tracker.changes().updated
+    assert closed == SessionState(sid(1), "chrome", 90.0, 105.0, False)
+    tracker.mark_sent(7, [closed])
+    tracker.acknowledge([7])
+    assert tracker.changes() == Changes([], [sid(1)])
+
+
+def test_restored_sessions_are_closed_and_a_new_session_starts_after_them(tracker):
+    tracker.restore([SessionState(b"o" * 16, "chrome", 50.0, 90.0, True),
+                     SessionState(b"c" * 16, "word", 10.0, 20.0, False)])
+    assert [(s.label, s.open) for s in tracker.pending()] == [("word", False), ("chrome", False)]
+    assert tracker.changes().updated == [SessionState(b"o" * 16, "chrome", 50.0, 90.0, False)]
+    tracker.observe(100.0, {CHROME: 40.0})
+    assert tracker.pending()[-1] == SessionState(sid(1), "chrome", 90.0, 100.0, True)
+
+
+def test_dropped_closed_sessions_leave_the_outbox_too():
+    tracker = SessionTracker(grace=GRACE, new_sid=counting_sids(), max_closed=1)
+    tracker.observe(100.0, {CHROME: 90.0, ("word", None): 95.0})
+    tracker.changes()
+    tracker.observe(200.0, {})
+    assert tracker.changes().gone == [sid(1)]
 
 
 def test_closed_sessions_beyond_the_limit_drop_the_oldest_with_a_warning(caplog):

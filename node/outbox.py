@@ -1,0 +1,104 @@
+"""The node's durable outbox: sessions the hub has not acknowledged yet, kept in a small SQLite file.
+
+A node killed, logged off or rebooted while the hub is unreachable would otherwise lose the sessions
+it saw meanwhile. The outbox mirrors the session tracker after every scan and every ack: open
+sessions with their latest end, closed ones until a hub acknowledges them. The next run of the same
+node (same user, same node id) takes them over as closed sessions and delivers them.
+
+A disk problem never stops the node: the outbox logs it and the node goes on with its memory only.
+"""
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from pathlib import Path
+
+from common.protocol import SessionState
+from node.sessions import Changes
+
+log = logging.getLogger("procmesh.node")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    sid BLOB PRIMARY KEY,
+    label TEXT NOT NULL,
+    owner TEXT,
+    start REAL NOT NULL,
+    end REAL NOT NULL,
+    open INTEGER NOT NULL
+)"""
+_UPSERT = """
+INSERT INTO sessions (sid, label, owner, start, end, open) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (sid) DO UPDATE SET start = excluded.start, end = excluded.end, open = excluded.open"""
+
+
+class Outbox:
+    """Unacknowledged sessions of one node id, in ``path``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+        try:
+            self._db = self._open(path)
+        except sqlite3.DatabaseError as exc:
+            self._db = self._replace_unreadable(exc)
+        except OSError as exc:
+            log.error("cannot use the outbox %s (%s); unacknowledged sessions will not survive a "
+                      "restart of this node", path, exc)
+
+    def load(self) -> list[SessionState]:
+        """The sessions a previous run left, as it last saw them."""
+        if self._db is None:
+            return []
+        rows = self._db.execute("SELECT sid, label, start, end, open, owner FROM sessions").fetchall()
+        return [SessionState(sid, label, start, end, bool(is_open), owner)
+                for sid, label, start, end, is_open, owner in rows]
+
+    def save(self, changes: Changes) -> None:
+        """Apply one batch of tracker changes in one transaction."""
+        if self._db is None or not (changes.updated or changes.gone):
+            return
+        try:
+            with self._db:
+                self._db.executemany(_UPSERT, [(s.sid, s.label, s.owner, s.start, s.end, s.open)
+                                               for s in changes.updated])
+                self._db.executemany("DELETE FROM sessions WHERE sid = ?",
+                                     [(sid,) for sid in changes.gone])
+        except sqlite3.Error as exc:
+            # Disk full, file removed, permissions changed: keep running on memory alone.
+            log.error("cannot write the outbox %s (%s); going on without it", self.path, exc)
+            self.close()
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    @staticmethod
+    def _open(path: Path) -> sqlite3.Connection:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            # WAL with NORMAL sync survives the node being killed; a power cut may lose the last scan.
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute(_SCHEMA)
+            db.execute("SELECT COUNT(*) FROM sessions").fetchone()
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
+
+    def _replace_unreadable(self, exc: Exception) -> sqlite3.Connection | None:
+        aside = self.path.with_name(f"{self.path.name}.unreadable-{int(time.time())}")
+        log.error("the outbox %s is unreadable (%s); moved it to %s and starting a new one",
+                  self.path, exc, aside.name)
+        try:
+            self.path.rename(aside)
+            return self._open(self.path)
+        except (OSError, sqlite3.DatabaseError) as again:
+            log.error("cannot use the outbox %s (%s); unacknowledged sessions will not survive a "
+                      "restart of this node", self.path, again)
+            return None
+

@@ -1,0 +1,55 @@
+"""The node's durable outbox: a real SQLite file that outlives the node process."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from common.protocol import SessionState
+from node.outbox import Outbox
+from node.sessions import Changes
+
+OPEN = SessionState(b"o" * 16, "chrome", 100.0, 160.0, True)
+CLOSED = SessionState(b"c" * 16, "Office", 10.0, 20.0, False, "alice")
+
+
+def test_sessions_survive_closing_and_reopening(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "out.sqlite")
+    outbox.save(Changes([OPEN, CLOSED], []))
+    outbox.close()
+    assert sorted(Outbox(tmp_path / "out.sqlite").load()) == sorted([OPEN, CLOSED])
+
+
+def test_updates_replace_and_acknowledged_sessions_leave(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "out.sqlite")
+    outbox.save(Changes([OPEN, CLOSED], []))
+    later = OPEN._replace(end=200.0, open=False)
+    outbox.save(Changes([later], [CLOSED.sid]))
+    assert outbox.load() == [later]
+
+
+def test_the_folder_is_created(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "a" / "b" / "out.sqlite")
+    outbox.save(Changes([OPEN], []))
+    assert outbox.load() == [OPEN]
+
+
+def test_an_unreadable_file_is_moved_aside_and_replaced(tmp_path: Path, caplog) -> None:
+    path = tmp_path / "out.sqlite"
+    path.write_bytes(b"this is not a database" * 100)
+    with caplog.at_level(logging.ERROR, logger="procmesh.node"):
+        outbox = Outbox(path)
+    assert outbox.load() == []
+    outbox.save(Changes([OPEN], []))
+    assert outbox.load() == [OPEN]
+    assert [p.name for p in tmp_path.iterdir() if ".unreadable-" in p.name]
+    assert "unreadable" in caplog.text
+
+
+def test_a_folder_that_cannot_be_created_leaves_the_node_running_without_outbox(tmp_path: Path, caplog) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with caplog.at_level(logging.ERROR, logger="procmesh.node"):
+        outbox = Outbox(blocker / "out.sqlite")
+    outbox.save(Changes([OPEN], []))
+    assert outbox.load() == []
+    assert "will not survive a restart" in caplog.text
