@@ -178,11 +178,12 @@ class Hub:
                 self._xpub.send(config_frame(self._config))
                 next_broadcast = now + REBROADCAST_SECONDS
             if now >= next_summary:
-                self._log_summary()
+                self._log_summary("last minute")
                 next_summary = now + SUMMARY_SECONDS
         return True
 
     def _shutdown(self) -> None:
+        self._log_summary("since the last summary")
         self._watcher.stop()
         self._writer.stop(STOP_FLUSH_SECONDS)
         self._writer.join(STOP_FLUSH_SECONDS + 1.0)
@@ -261,9 +262,9 @@ class Hub:
             for node, seqs in acks.items():
                 self._xpub.send(ack_frame(node, seqs))
 
-    def _log_summary(self) -> None:
+    def _log_summary(self, period: str) -> None:
         drops = ", ".join(f"{reason} {n}" for reason, n in sorted(self._drops.items())) or "none"
-        log.info("last minute: %d reports received from %d nodes; malformed frames dropped: %s",
-                 self._received, len(self._nodes_seen), drops)
+        log.info("%s: %d reports received from %d nodes; malformed frames dropped: %s",
+                 period, self._received, len(self._nodes_seen), drops)
         self._received = 0
         self._drops.clear()
