@@ -32,6 +32,8 @@ class Option:
     convert: Callable[[str], Any] = str
     choices: tuple[str, ...] | None = None
     metavar: str | None = None
+    # A list: the flag may repeat, the env var separates values by commas, TOML takes a list.
+    multiple: bool = False
 
     @property
     def flag(self) -> str:
@@ -84,9 +86,10 @@ def add_options(parser: argparse.ArgumentParser, options: Sequence[Option]) -> N
     """Add one flag per option; flags default to None so an unset flag defers to lower layers."""
     for option in options:
         # An empty default means "derived" or "none"; the help text itself says which.
-        default = f"; default: {option.default!r}" if option.default != "" else ""
+        default = f"; default: {option.default!r}" if option.default not in ("", ()) else ""
         parser.add_argument(
             option.flag, dest=option.key, default=None, choices=option.choices,
+            action="append" if option.multiple else "store",
             metavar=option.metavar, help=f"{option.help} (env {option.env}{default})",
         )
 
@@ -129,6 +132,16 @@ def resolve(options: Sequence[Option], flags: argparse.Namespace | Mapping[str, 
 
 
 def _convert(option: Option, raw: Any, source: str) -> Any:
+    if option.multiple:
+        if isinstance(raw, str):
+            raw = [part.strip() for part in raw.split(",") if part.strip()]
+        if not isinstance(raw, list) or not raw:
+            raise SettingsError(f"{source}: expected one or more values")
+        return tuple(_convert_one(option, item, source) for item in raw)
+    return _convert_one(option, raw, source)
+
+
+def _convert_one(option: Option, raw: Any, source: str) -> Any:
     if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
         raise SettingsError(f"{source}: expected a {'number' if option.convert is not str else 'string'}")
     try:

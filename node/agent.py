@@ -44,8 +44,11 @@ class NodeIdentity:
 
 @dataclass(frozen=True)
 class Endpoints:
-    config: str
-    report: str
+    """Where the hubs are: the node subscribes to every config endpoint and pushes to every report
+    endpoint, which ZeroMQ serves round-robin, skipping hubs that are down."""
+
+    config: tuple[str, ...]
+    report: tuple[str, ...]
 
 
 class NoConfigError(RuntimeError):
@@ -96,7 +99,8 @@ class NodeAgent:
         _tune(self._sub)
         self._sub.setsockopt(zmq.SUBSCRIBE, CONFIG_TOPIC)
         self._sub.setsockopt(zmq.SUBSCRIBE, ack_topic(identity.node))
-        self._sub.connect(endpoints.config)
+        for endpoint in endpoints.config:
+            self._sub.connect(endpoint)
         self._push: zmq.Socket | None = None
 
     # ---- lifecycle ------------------------------------------------------------------------------
@@ -117,9 +121,10 @@ class NodeAgent:
         # fails at once, and the next report carries the same state anyway.
         self._push.setsockopt(zmq.IMMEDIATE, 1)
         self._push.setsockopt(zmq.SNDHWM, 32)
-        self._push.connect(self.endpoints.report)
-        log.info("node %s started: config from %s, reports to %s, scope %s",
-                 self.identity.node, self.endpoints.config, self.endpoints.report, self.scope)
+        for endpoint in self.endpoints.report:
+            self._push.connect(endpoint)
+        log.info("node %s started: config from %s, reports to %s, scope %s", self.identity.node,
+                 ", ".join(self.endpoints.config), ", ".join(self.endpoints.report), self.scope)
         self._take_over_outbox()
         try:
             while not self._stopping:
@@ -151,8 +156,9 @@ class NodeAgent:
         while self.config is None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise NoConfigError(f"no watch list from the hub at {self.endpoints.config} within "
-                                    f"{wait:.0f} s: is procmesh-hub running and reachable?")
+                hubs = ", ".join(self.endpoints.config)
+                raise NoConfigError(f"no watch list from the hub at {hubs} within {wait:.0f} s: "
+                                    "is procmesh-hub running and reachable?")
             self._wait_and_receive(remaining)
         self._scan()
         return self._report(tuple(self.tracker.pending()), self._seq, "report")

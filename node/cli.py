@@ -33,9 +33,12 @@ REPORT_PORT = 8806
 ONCE_WAIT_SECONDS = 10.0
 
 OPTIONS = (
-    Option("hub", "localhost", "hub host name or address", metavar="HOST"),
-    Option("config_endpoint", "", "config endpoint (default tcp://HUB:8805)", metavar="EP"),
-    Option("report_endpoint", "", "report endpoint (default tcp://HUB:8806)", metavar="EP"),
+    Option("hub", ("localhost",), "hub host name or address; repeat for several hubs", metavar="HOST",
+           multiple=True),
+    Option("config_endpoint", (), "config endpoint; repeatable (default tcp://HUB:8805 per hub)",
+           metavar="EP", multiple=True),
+    Option("report_endpoint", (), "report endpoint; repeatable (default tcp://HUB:8806 per hub)",
+           metavar="EP", multiple=True),
     Option("scope", "user", "count this user's processes, or all (run as root/SYSTEM)", choices=SCOPES),
     Option("node_id", "", "node id (default HOSTNAME/USER)", metavar="ID"),
     Option("codec", "msgpack", "report encoding", choices=CODECS),
@@ -65,11 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def endpoints(settings: dict) -> Endpoints:
-    host = settings["hub"]
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"  # a bare IPv6 address
-    return Endpoints(settings["config_endpoint"] or f"tcp://{host}:{CONFIG_PORT}",
-                     settings["report_endpoint"] or f"tcp://{host}:{REPORT_PORT}")
+    hosts = [f"[{host}]" if ":" in host and not host.startswith("[") else host  # bare IPv6
+             for host in settings["hub"]]
+    return Endpoints(settings["config_endpoint"] or tuple(f"tcp://{h}:{CONFIG_PORT}" for h in hosts),
+                     settings["report_endpoint"] or tuple(f"tcp://{h}:{REPORT_PORT}" for h in hosts))
 
 
 def identity(settings: dict) -> NodeIdentity:

@@ -74,4 +74,32 @@ def test_sample_files_document_every_key_at_its_default(sample: str, options) ->
     uncommented = "\n".join(line.lstrip("# ") for line in text.splitlines()
                             if line.startswith("# ") and " = " in line)
     documented = tomllib.loads(uncommented)
+    documented = {key: tuple(value) if isinstance(value, list) else value
+                  for key, value in documented.items()}
     assert documented == {o.key: o.default for o in options}
+
+
+LIST = (Option("hub", ("localhost",), "hubs", multiple=True),)
+
+
+def list_flags(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_options(parser, LIST)
+    return parser.parse_args(argv)
+
+
+@pytest.mark.parametrize("argv, env, file_values, expected", [
+    ((), {}, {}, ("localhost",)),
+    (("--hub", "a", "--hub", "b"), {"PROCMESH_HUB": "c"}, {}, ("a", "b")),
+    ((), {"PROCMESH_HUB": "a, b"}, {"hub": ["c"]}, ("a", "b")),
+    ((), {}, {"hub": ["a", "b"]}, ("a", "b")),
+    ((), {}, {"hub": "a"}, ("a",)),
+])
+def test_list_options_from_every_layer(argv, env, file_values, expected) -> None:
+    assert resolve(LIST, list_flags(*argv), file_values, environ=env) == {"hub": expected}
+
+
+@pytest.mark.parametrize("file_values", [{"hub": []}, {"hub": [True]}, {"hub": {"a": 1}}])
+def test_bad_lists_are_one_line_errors(file_values) -> None:
+    with pytest.raises(SettingsError, match="key 'hub'"):
+        resolve(LIST, list_flags(), file_values, "node.toml", environ={})
