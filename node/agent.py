@@ -138,6 +138,11 @@ class NodeAgent:
     def _take_over_outbox(self) -> None:
         if self._outbox is None:
             return
+        cached = self._outbox.load_config()
+        if cached is not None:
+            log.info("watching with the list of the previous run (digest %s) until the hub sends one",
+                     cached.digest)
+            self._apply(cached)
         left = self._outbox.load()
         if left:
             self.tracker.restore(left)
@@ -209,6 +214,8 @@ class NodeAgent:
             return
         first = self.config is None
         self.config = config
+        if self._outbox is not None:
+            self._outbox.save_config(config)
         self._scanner = Scanner(matcher, self.scope)
         self.tracker.grace = config.grace
         self._interval = config.interval

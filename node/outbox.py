@@ -5,6 +5,9 @@ it saw meanwhile. The outbox mirrors the session tracker after every scan and ev
 sessions with their latest end, closed ones until a hub acknowledges them. The next run of the same
 node (same user, same node id) takes them over as closed sessions and delivers them.
 
+It also keeps the last watch list the hub sent, so a node started while the hub is down watches
+with that list instead of watching nothing until the hub is back.
+
 A disk problem never stops the node: the outbox logs it and the node goes on with its memory only.
 """
 from __future__ import annotations
@@ -14,7 +17,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from common.protocol import SessionState
+from common.protocol import Config, ProtocolError, SessionState, config_frame, decode_hub_frame
 from node.sessions import Changes
 
 log = logging.getLogger("procmesh.node")
@@ -28,6 +31,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     end REAL NOT NULL,
     open INTEGER NOT NULL
 )"""
+_CONFIG_SCHEMA = "CREATE TABLE IF NOT EXISTS config (one INTEGER PRIMARY KEY CHECK (one = 1), frame BLOB)"
 _UPSERT = """
 INSERT INTO sessions (sid, label, owner, start, end, open) VALUES (?, ?, ?, ?, ?, ?)
 ON CONFLICT (sid) DO UPDATE SET start = excluded.start, end = excluded.end, open = excluded.open"""
@@ -70,6 +74,30 @@ class Outbox:
             log.error("cannot write the outbox %s (%s); going on without it", self.path, exc)
             self.close()
 
+    def load_config(self) -> Config | None:
+        """The watch list last applied, if any and still readable."""
+        if self._db is None:
+            return None
+        row = self._db.execute("SELECT frame FROM config").fetchone()
+        if row is None:
+            return None
+        try:
+            config = decode_hub_frame(row[0])
+        except ProtocolError as exc:
+            log.warning("ignored the watch list kept by the previous run: %s", exc)
+            return None
+        return config if isinstance(config, Config) else None
+
+    def save_config(self, config: Config) -> None:
+        if self._db is None:
+            return
+        try:
+            self._db.execute("INSERT OR REPLACE INTO config (one, frame) VALUES (1, ?)",
+                             (config_frame(config),))
+        except sqlite3.Error as exc:
+            log.error("cannot write the outbox %s (%s); going on without it", self.path, exc)
+            self.close()
+
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
@@ -84,6 +112,7 @@ class Outbox:
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute(_SCHEMA)
+            db.execute(_CONFIG_SCHEMA)
             db.execute("SELECT COUNT(*) FROM sessions").fetchone()
         except sqlite3.DatabaseError:
             db.close()

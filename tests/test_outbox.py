@@ -4,7 +4,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from common.protocol import SessionState
+from common.protocol import SessionState, make_config
+from common.watchlist import WatchEntry
 from node.outbox import Outbox
 from node.sessions import Changes
 
@@ -53,3 +54,13 @@ def test_a_folder_that_cannot_be_created_leaves_the_node_running_without_outbox(
     outbox.save(Changes([OPEN], []))
     assert outbox.load() == []
     assert "will not survive a restart" in caplog.text
+
+
+def test_the_last_watch_list_is_kept_for_the_next_run(tmp_path: Path) -> None:
+    config = make_config([WatchEntry("chrome", ("chrome",))], 5.0, 30.0, 3, 1_790_000_000.0)
+    outbox = Outbox(tmp_path / "out.sqlite")
+    assert outbox.load_config() is None
+    outbox.save_config(config)
+    outbox.save_config(config)
+    outbox.close()
+    assert Outbox(tmp_path / "out.sqlite").load_config() == config
