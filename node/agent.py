@@ -1,8 +1,9 @@
 """The node's single thread: a zmq.Poller over the SUB socket, timed by the next scan tick.
 
-The node holds no config until the hub sends one (XPUB welcome message or broadcast). Each tick it
-scans, updates its sessions and pushes its whole state; a report that cannot be sent (hub down) is
-simply not sent, because the next one carries the same state.
+The node watches with the config the hub sends (XPUB welcome message or broadcast), or until then
+with the one its previous run kept in the outbox. Each tick it scans, updates its sessions and
+pushes its whole state; a report that cannot be sent (hub down) is simply not sent, because the
+next one carries the same state.
 """
 from __future__ import annotations
 
