@@ -63,6 +63,16 @@ def non_negative_seconds(text: str) -> float:
     return value
 
 
+def boolean(text: str) -> bool:
+    """A switch: true/false, yes/no, on/off or 1/0 (TOML also takes a bare true or false)."""
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("is not true or false")
+
+
 def log_level(text: str) -> str:
     level = text.upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -75,6 +85,12 @@ def add_options(parser: argparse.ArgumentParser, options: Sequence[Option]) -> N
     for option in options:
         # An empty default means "derived" or "none"; the help text itself says which.
         default = f"; default: {option.default!r}" if option.default != "" else ""
+        if option.convert is boolean:
+            # --curve / --no-curve; unset stays None so the lower layers decide.
+            parser.add_argument(option.flag, dest=option.key, default=None,
+                                action=argparse.BooleanOptionalAction,
+                                help=f"{option.help} (env {option.env}{default})")
+            continue
         parser.add_argument(
             option.flag, dest=option.key, default=None, choices=option.choices,
             metavar=option.metavar, help=f"{option.help} (env {option.env}{default})",
@@ -119,8 +135,11 @@ def resolve(options: Sequence[Option], flags: argparse.Namespace | Mapping[str, 
 
 
 def _convert(option: Option, raw: Any, source: str) -> Any:
+    if option.convert is boolean and isinstance(raw, bool):
+        return raw
     if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
-        raise SettingsError(f"{source}: expected a {'number' if option.convert is not str else 'string'}")
+        expected = {str: "a string", boolean: "true or false"}.get(option.convert, "a number")
+        raise SettingsError(f"{source}: expected {expected}")
     try:
         value = option.convert(str(raw))
     except ValueError as exc:

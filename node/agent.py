@@ -20,6 +20,7 @@ from common import __version__
 from common.protocol import (CONFIG_TOPIC, Ack, Config, ProtocolError, Report, SessionState,
                              ack_topic, decode_hub_frame, encode_report)
 from common.watchlist import Matcher, WatchListError
+from node.handshake import HubLinks
 from node.scanner import Scanner
 from node.sessions import SessionTracker
 
@@ -71,7 +72,7 @@ def _tune(sock: zmq.Socket) -> None:
 
 class NodeAgent:
     def __init__(self, identity: NodeIdentity, endpoints: Endpoints, scope: str = "user",
-                 codec: str = "msgpack") -> None:
+                 codec: str = "msgpack", links: HubLinks | None = None) -> None:
         self.identity = identity
         self.endpoints = endpoints
         self.scope = scope
@@ -85,14 +86,44 @@ class NodeAgent:
         # meant for a previous run can never acknowledge this run's sessions.
         self._seq = int(time.time() * 1000)
         self._stopping = False
+        self._links = links or HubLinks()
         self._ctx = zmq.Context()
         self._ctx.linger = 0
-        self._sub = self._ctx.socket(zmq.SUB)
-        _tune(self._sub)
-        self._sub.setsockopt(zmq.SUBSCRIBE, CONFIG_TOPIC)
-        self._sub.setsockopt(zmq.SUBSCRIBE, ack_topic(identity.node))
-        self._sub.connect(endpoints.config)
+        self._sub = self._open_sub()
         self._push: zmq.Socket | None = None
+
+    # ---- sockets --------------------------------------------------------------------------------
+
+    def _open_sub(self) -> zmq.Socket:
+        sub = self._ctx.socket(zmq.SUB)
+        _tune(sub)
+        self._links.prepare(sub, self.endpoints.config)
+        sub.setsockopt(zmq.SUBSCRIBE, CONFIG_TOPIC)
+        sub.setsockopt(zmq.SUBSCRIBE, ack_topic(self.identity.node))
+        sub.connect(self.endpoints.config)
+        return sub
+
+    def _open_push(self) -> zmq.Socket:
+        push = self._ctx.socket(zmq.PUSH)
+        _tune(push)
+        # Without IMMEDIATE a report to a hub that is down parks in a dead pipe; with it the send
+        # fails at once, and the next report carries the same state anyway.
+        push.setsockopt(zmq.IMMEDIATE, 1)
+        push.setsockopt(zmq.SNDHWM, 32)
+        self._links.prepare(push, self.endpoints.report)
+        push.connect(self.endpoints.report)
+        return push
+
+    def _replace_denied_sockets(self) -> None:
+        """libzmq never retries a handshake the hub denied: after a wait, try with new sockets.
+
+        Only sockets change; sessions, sequence numbers and the config in force stay."""
+        for sock in self._links.due():
+            self._links.close(sock)
+            if sock is self._sub:
+                self._sub = self._open_sub()
+            else:
+                self._push = self._open_push()
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
@@ -106,17 +137,12 @@ class NodeAgent:
         self._stopping = True
 
     def run(self) -> None:
-        self._push = self._ctx.socket(zmq.PUSH)
-        _tune(self._push)
-        # Without IMMEDIATE a report to a hub that is down parks in a dead pipe; with it the send
-        # fails at once, and the next report carries the same state anyway.
-        self._push.setsockopt(zmq.IMMEDIATE, 1)
-        self._push.setsockopt(zmq.SNDHWM, 32)
-        self._push.connect(self.endpoints.report)
+        self._push = self._open_push()
         log.info("node %s started: config from %s, reports to %s, scope %s",
                  self.identity.node, self.endpoints.config, self.endpoints.report, self.scope)
         try:
             while not self._stopping:
+                self._replace_denied_sockets()
                 self._wait_and_receive(self._seconds_to_tick())
                 if self._next_tick is not None and time.monotonic() >= self._next_tick:
                     self._tick()
@@ -131,7 +157,8 @@ class NodeAgent:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise NoConfigError(f"no watch list from the hub at {self.endpoints.config} within "
-                                    f"{wait:.0f} s: is procmesh-hub running and reachable?")
+                                    f"{wait:.0f} s: "
+                                    f"{self._links.problem or 'is procmesh-hub running and reachable?'}")
             self._wait_and_receive(remaining)
         self._scan()
         return self._report(tuple(self.tracker.pending()), self._seq, "report")
@@ -139,7 +166,7 @@ class NodeAgent:
     def close(self) -> None:
         for sock in (self._sub, self._push):
             if sock is not None:
-                sock.close()
+                self._links.close(sock)
         self._ctx.term()
 
     # ---- receiving ------------------------------------------------------------------------------
@@ -150,7 +177,7 @@ class NodeAgent:
         return min(max(0.0, self._next_tick - time.monotonic()), POLL_CAP_SECONDS)
 
     def _wait_and_receive(self, timeout: float) -> None:
-        if not self._sub.poll(int(timeout * 1000)):
+        if not self._links.poll(self._sub, timeout):
             return
         while True:
             try:
