@@ -63,6 +63,14 @@ class CurveLab:
     def stored_nodes(self) -> set[str]:
         return {node for node, _ in self.stored()}
 
+    def assert_only_stored(self, node: str) -> None:
+        """Wait for ``node``'s session, let it report a second longer, then nobody else may be stored."""
+        wait_for(lambda: (node, self.label) in self.stored(), 20, f"a session of {node}")
+        # Meanwhile the other nodes have had every chance to report as well.
+        first_end = self.stored_end(node)
+        wait_for(lambda: self.stored_end(node) >= first_end + 1, 10, f"more reports of {node}")
+        assert self.stored_nodes() == {node}
+
     def stored_end(self, node: str) -> float:
         path = self.mesh.db_url.removeprefix("sqlite:///")
         with sqlite3.connect(path) as conn:
@@ -95,11 +103,7 @@ def test_an_allowed_node_is_stored_and_an_unknown_key_is_denied_and_logged(lab: 
     hub.wait_log(f"denied a node key that is not allowed: {public_key(stranger)} from 127.0.0.1")
     denied.wait_log("denied this node's key")
     assert f"procmesh-hub keys allow '{public_key(stranger)}' --name pc-stranger" in denied.log()
-    wait_for(lambda: ("pc-good/alice", lab.label) in lab.stored(), 20, "the allowed node's session")
-    # Let the allowed node report a few more times: the denied one has had every chance to as well.
-    first_end = lab.stored_end("pc-good/alice")
-    wait_for(lambda: lab.stored_end("pc-good/alice") >= first_end + 1, 10, "more reports stored")
-    assert lab.stored_nodes() == {"pc-good/alice"}
+    lab.assert_only_stored("pc-good/alice")
 
 
 def test_a_plaintext_node_against_a_curve_hub_stores_nothing(lab: CurveLab) -> None:
@@ -108,10 +112,7 @@ def test_a_plaintext_node_against_a_curve_hub_stores_nothing(lab: CurveLab) -> N
     lab.start_node("pc-good/alice", good)
     plain = lab.start_node("pc-plain/carl", None)
     plain.wait_log("requires CURVE encryption")
-    wait_for(lambda: ("pc-good/alice", lab.label) in lab.stored(), 20, "the encrypted node's session")
-    first_end = lab.stored_end("pc-good/alice")
-    wait_for(lambda: lab.stored_end("pc-good/alice") >= first_end + 1, 10, "more reports stored")
-    assert lab.stored_nodes() == {"pc-good/alice"}
+    lab.assert_only_stored("pc-good/alice")
 
 
 def test_a_denied_node_reports_once_allowed_without_a_restart(lab: CurveLab) -> None:
