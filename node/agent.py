@@ -97,7 +97,7 @@ class NodeAgent:
     def _open_sub(self) -> zmq.Socket:
         sub = self._ctx.socket(zmq.SUB)
         _tune(sub)
-        self._links.prepare(sub, self.endpoints.config)
+        self._links.prepare(sub)
         sub.setsockopt(zmq.SUBSCRIBE, CONFIG_TOPIC)
         sub.setsockopt(zmq.SUBSCRIBE, ack_topic(self.identity.node))
         sub.connect(self.endpoints.config)
@@ -110,7 +110,7 @@ class NodeAgent:
         # fails at once, and the next report carries the same state anyway.
         push.setsockopt(zmq.IMMEDIATE, 1)
         push.setsockopt(zmq.SNDHWM, 32)
-        self._links.prepare(push, self.endpoints.report)
+        self._links.prepare(push)
         push.connect(self.endpoints.report)
         return push
 

@@ -12,6 +12,9 @@ pyzmq 27 / libzmq 4.3.5:
 Repeating failures are logged once a minute, not once per retry.
 
 Monitor sockets are PAIR sockets over inproc, polled with the SUB socket in the node's one thread.
+Each event names the endpoint it concerns, so a socket connected to several hubs is handled too:
+when one of them denies the key, the whole socket is replaced, and its other connections resume
+after a moment.
 """
 from __future__ import annotations
 
@@ -41,28 +44,25 @@ class HubLinks:
         self._curve = curve
         self._auth_retry = auth_retry
         self._monitors: dict[zmq.Socket, zmq.Socket] = {}
-        self._endpoints: dict[zmq.Socket, str] = {}
         self._retry_at: dict[zmq.Socket, float] = {}
         self._denied_endpoints: set[str] = set()
         self._last_logged: dict[str, float] = {}
         self._addresses = itertools.count()
         self.problem = ""   # the latest handshake failure, for messages such as --once's
 
-    def prepare(self, sock: zmq.Socket, endpoint: str) -> None:
+    def prepare(self, sock: zmq.Socket) -> None:
         """Give a new socket its CURVE keys and a monitor; call before connecting it."""
         if self._curve is not None:
             self._curve.secure(sock)
         # Unique per socket: a replacement socket must not race its predecessor's inproc name.
         address = f"inproc://procmesh-monitor-{next(self._addresses)}"
         self._monitors[sock] = sock.get_monitor_socket(EVENTS, address)
-        self._endpoints[sock] = endpoint
 
     def close(self, sock: zmq.Socket) -> None:
         monitor = self._monitors.pop(sock, None)
         if monitor is not None:
             sock.disable_monitor()
             monitor.close()
-        self._endpoints.pop(sock, None)
         self._retry_at.pop(sock, None)
         sock.close()
 
@@ -86,10 +86,10 @@ class HubLinks:
     def _drain(self, sock: zmq.Socket, monitor: zmq.Socket) -> None:
         while monitor.poll(0):
             event = recv_monitor_message(monitor)
-            self._on_event(sock, event["event"], event["value"])
+            endpoint = event["endpoint"].decode("utf-8", "replace")
+            self._on_event(sock, endpoint, event["event"], event["value"])
 
-    def _on_event(self, sock: zmq.Socket, event: int, value: int) -> None:
-        endpoint = self._endpoints[sock]
+    def _on_event(self, sock: zmq.Socket, endpoint: str, event: int, value: int) -> None:
         if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
             if endpoint in self._denied_endpoints:
                 self._denied_endpoints.discard(endpoint)

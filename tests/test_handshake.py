@@ -44,7 +44,7 @@ def connect(ctx: zmq.Context, links: HubLinks, endpoint: str) -> zmq.Socket:
     push = ctx.socket(zmq.PUSH)
     push.linger = 0
     push.reconnect_ivl = 100   # fast retries, so several failures happen within the test
-    links.prepare(push, endpoint)
+    links.prepare(push)
     push.connect(endpoint)
     return push
 
