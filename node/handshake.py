@@ -87,7 +87,8 @@ class HubLinks:
         while monitor.poll(0):
             event = recv_monitor_message(monitor)
             endpoint = event["endpoint"].decode("utf-8", "replace")
-            self._on_event(sock, endpoint, event["event"], event["value"])
+            # Plain ints: pyzmq hands both out as zmq.Event flags, which Python 3.10 prints as names.
+            self._on_event(sock, endpoint, int(event["event"]), int(event["value"]))
 
     def _on_event(self, sock: zmq.Socket, endpoint: str, event: int, value: int) -> None:
         if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
