@@ -66,7 +66,9 @@ def write_key_pair(folder: Path, stem: str, metadata: Mapping[str, str], force: 
         raise KeyFileError(f"{existing[0]} already exists: keep it, or add --force to replace the key pair "
                            "(every peer that knows the old public key must then get the new one)")
     try:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Default permissions: the secret file protects itself, and a machine-wide folder must stay
+        # readable for the node.toml beside it.
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise KeyFileError(f"cannot create {folder}: {exc.strerror or exc}") from None
     public, secret = zmq.curve_keypair()
