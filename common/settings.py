@@ -75,6 +75,16 @@ def positive_count(text: str) -> int:
     return value
 
 
+def boolean(text: str) -> bool:
+    """A switch: true/false, yes/no, on/off or 1/0 (TOML also takes a bare true or false)."""
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("is not true or false")
+
+
 def log_level(text: str) -> str:
     level = text.upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -87,6 +97,12 @@ def add_options(parser: argparse.ArgumentParser, options: Sequence[Option]) -> N
     for option in options:
         # An empty default means "derived" or "none"; the help text itself says which.
         default = f"; default: {option.default!r}" if option.default not in ("", ()) else ""
+        if option.convert is boolean:
+            # --curve / --no-curve; unset stays None so the lower layers decide.
+            parser.add_argument(option.flag, dest=option.key, default=None,
+                                action=argparse.BooleanOptionalAction,
+                                help=f"{option.help} (env {option.env}{default})")
+            continue
         parser.add_argument(
             option.flag, dest=option.key, default=None, choices=option.choices,
             action="append" if option.multiple else "store",
@@ -142,8 +158,11 @@ def _convert(option: Option, raw: Any, source: str) -> Any:
 
 
 def _convert_one(option: Option, raw: Any, source: str) -> Any:
+    if option.convert is boolean and isinstance(raw, bool):
+        return raw
     if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
-        raise SettingsError(f"{source}: expected a {'number' if option.convert is not str else 'string'}")
+        expected = {str: "a string", boolean: "true or false"}.get(option.convert, "a number")
+        raise SettingsError(f"{source}: expected {expected}")
     try:
         value = option.convert(str(raw))
     except ValueError as exc:

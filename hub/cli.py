@@ -8,13 +8,16 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from common.curve import KeyFileError
 from common.logs import LOG_OPTIONS, setup_logging
 from common.settings import (Option, SettingsError, add_options, non_negative_seconds,
                              positive_seconds, resolve, settings_file)
 from common.watchlist import WatchEntry, WatchListError, load_watchlist
+from hub.auth import CurveServer, Plaintext, Security
+from hub.keys import CURVE_OPTIONS, KEYS_DIR, add_keys_parser, cmd_keys
 from hub.sample import SAMPLE_WATCHLIST
 from hub.server import BindError, Hub, HubOptions
-from hub.storage import Storage, StorageError, open_storage, parse_db_url
+from hub.storage import Storage, StorageError, open_storage, parse_db_url, password_in_url
 from hub.tables import FORMATS, GROUP_COLUMNS, format_status, format_usage
 from hub.timespec import parse_when
 
@@ -22,6 +25,9 @@ log = logging.getLogger("procmesh.hub")
 
 DB = Option("db", "sqlite:///procmesh.db", "database URL: sqlite:///FILE or mariadb://USER@HOST:PORT/NAME",
             metavar="URL")
+DB_PASSWORD_FILE = Option("db_password_file", "", "file holding the MariaDB password (instead of "
+                          "PROCMESH_DB_PASSWORD)", metavar="FILE")
+DB_OPTIONS = (DB, DB_PASSWORD_FILE)
 INTERVAL = Option("interval", 5.0, "seconds between two scans on every node", positive_seconds,
                   metavar="SECONDS")
 RUN_OPTIONS = (
@@ -31,11 +37,12 @@ RUN_OPTIONS = (
     INTERVAL,
     Option("grace", 30.0, "seconds a program may vanish before its session ends", non_negative_seconds,
            metavar="SECONDS"),
+    *CURVE_OPTIONS,
 )
-ALL_OPTIONS = (DB, *RUN_OPTIONS, *LOG_OPTIONS)
+ALL_OPTIONS = (*DB_OPTIONS, *RUN_OPTIONS, *LOG_OPTIONS)
 # A node counts as offline once it has missed this many report intervals.
 OFFLINE_AFTER_INTERVALS = 3
-SUBCOMMANDS = ("run", "report", "status", "init-db")
+SUBCOMMANDS = ("run", "report", "status", "init-db", "keys")
 
 
 class UsageError(ValueError):
@@ -45,25 +52,29 @@ class UsageError(ValueError):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="procmesh-hub", description="procmesh hub: tells nodes what to watch and stores their usage.")
-    commands = parser.add_subparsers(dest="command", metavar="{run,report,status,init-db}")
+    commands = parser.add_subparsers(dest="command", metavar="{run,report,status,init-db,keys}")
+
+    def add_settings(sub: argparse.ArgumentParser, options: Sequence[Option]) -> None:
+        sub.add_argument("--config", metavar="FILE", help="TOML settings file (keys as the flags, with _)")
+        add_options(sub, options)
 
     def command(name: str, help_text: str, options: Sequence[Option]) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("--config", metavar="FILE", help="TOML settings file (keys as the flags, with _)")
-        add_options(sub, options)
+        add_settings(sub, options)
         return sub
 
     command("run", "run the hub (the default command)", ALL_OPTIONS)
-    report = command("report", "usage per computer, user and program", (DB, *LOG_OPTIONS))
+    report = command("report", "usage per computer, user and program", (*DB_OPTIONS, *LOG_OPTIONS))
     report.add_argument("--since", metavar="WHEN", help="from (7d, 12h, today, 2026-11-01 ...); default: all")
     report.add_argument("--until", metavar="WHEN", help="to (same forms); default: now")
     report.add_argument("--by", default="computer,user,process",
                         help="comma-separated grouping from computer,user,process (default: all three)")
     report.add_argument("--format", choices=FORMATS, default="table")
     status = command("status", "nodes, online or offline, and when each was last seen",
-                     (DB, INTERVAL, *LOG_OPTIONS))
+                     (*DB_OPTIONS, INTERVAL, *LOG_OPTIONS))
     status.add_argument("--format", choices=FORMATS, default="table")
-    command("init-db", "create the database tables and exit", (DB, *LOG_OPTIONS))
+    command("init-db", "create the database tables and exit", (*DB_OPTIONS, *LOG_OPTIONS))
+    add_keys_parser(commands, lambda sub: add_settings(sub, (KEYS_DIR, *LOG_OPTIONS)))
     return parser
 
 
@@ -76,8 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         values, file_name = settings_file(parsed.config)
         settings = resolve(ALL_OPTIONS, parsed, values, file_name)
         setup_logging(settings["log_level"], settings["log_file"])
+        if password_in_url(getattr(parsed, "db", None) or ""):
+            log.warning("the database password in --db is visible to every user of this computer in "
+                        "the process list: use db_password_file or PROCMESH_DB_PASSWORD instead")
         return COMMANDS[parsed.command](parsed, settings)
-    except (SettingsError, StorageError, WatchListError, BindError, UsageError) as exc:
+    except (SettingsError, StorageError, WatchListError, BindError, UsageError, KeyFileError) as exc:
         print(f"procmesh-hub: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -85,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _open_db(settings: dict) -> Storage:
-    storage = open_storage(settings["db"])
+    storage = open_storage(settings["db"], settings["db_password_file"])
     storage.ensure_schema()
     return storage
 
@@ -105,16 +119,26 @@ def _load_or_create_watch_list(path: Path) -> list[WatchEntry]:
 def cmd_run(_parsed: argparse.Namespace, settings: dict) -> int:
     watch_file = Path(settings["watch"])
     watch = _load_or_create_watch_list(watch_file)
+    security = _security(settings)
     storage = _open_db(settings)
     try:
         hub = Hub(HubOptions(settings["config_endpoint"], settings["report_endpoint"],
-                             settings["interval"], settings["grace"], watch_file), storage, watch)
-    except BindError:
+                             settings["interval"], settings["grace"], watch_file), storage, watch,
+                  security)
+    except (BindError, KeyFileError):
         storage.close()
         raise
     log.info("database: %s", parse_db_url(settings["db"]).redacted())
     hub.install_signal_handlers()
     return 0 if hub.run() else 1
+
+
+def _security(settings: dict) -> Security:
+    if not settings["curve"]:
+        if settings["accept_any_node"]:
+            raise SettingsError("accept_any_node only applies with curve = true (--curve)")
+        return Plaintext()
+    return CurveServer(Path(settings["keys_dir"]).expanduser(), settings["accept_any_node"])
 
 
 def _group_by(text: str) -> list[str]:
@@ -165,4 +189,5 @@ def cmd_init_db(_parsed: argparse.Namespace, settings: dict) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "report": cmd_report, "status": cmd_status, "init-db": cmd_init_db}
+COMMANDS = {"run": cmd_run, "report": cmd_report, "status": cmd_status, "init-db": cmd_init_db,
+            "keys": cmd_keys}

@@ -23,6 +23,7 @@ from common.protocol import (MAX_FRAME_BYTES, Config, ProtocolError, ack_frame, 
                              decode_report, make_config)
 from common.watchlist import WatchEntry
 from hub.clock import ClockOffsets
+from hub.auth import Plaintext, Security
 from hub.storage import Storage
 from hub.watcher import WatchFileWatcher
 from hub.writer import Received, Writer
@@ -72,8 +73,10 @@ class InprocSender:
 
 
 class Hub:
-    def __init__(self, options: HubOptions, storage: Storage, watch: list[WatchEntry]) -> None:
+    def __init__(self, options: HubOptions, storage: Storage, watch: list[WatchEntry],
+                 security: Security | None = None) -> None:
         self.options = options
+        self._security = security or Plaintext()
         self._ctx = zmq.Context()
         # A pending send with the default linger would make term() wait forever.
         self._ctx.linger = 0
@@ -98,6 +101,8 @@ class Hub:
         return sock
 
     def _bind(self) -> None:
+        # Before any bind: a CURVE socket without its ZAP handler running would admit every key.
+        self._security.start(self._ctx)
         self._xpub = self._socket(zmq.XPUB)
         self._xpub.setsockopt(zmq.XPUB_WELCOME_MSG, config_frame(self._config))
         self._pull = self._socket(zmq.PULL)
@@ -110,6 +115,7 @@ class Hub:
             # ZMTP heartbeats let the hub drop connections of desktops that vanished (power off).
             sock.setsockopt(zmq.HEARTBEAT_IVL, 10_000)
             sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 30_000)
+            self._security.secure(sock)
             try:
                 sock.bind(endpoint)
             except zmq.ZMQError as exc:
@@ -199,6 +205,7 @@ class Hub:
         for sock in self._sockets:
             sock.close()
         self._sockets.clear()
+        self._security.stop()
 
     # ---- socket work ----------------------------------------------------------------------------
 
@@ -213,6 +220,7 @@ class Hub:
                 break
             try:
                 report = decode_report(frame.bytes)
+                self._security.check_sender(report, frame)
             except ProtocolError as exc:
                 self._count_drop(exc)
                 continue
@@ -233,7 +241,7 @@ class Hub:
 
     def _count_drop(self, exc: ProtocolError) -> None:
         if not self._drops[exc.reason]:
-            log.warning("dropped a malformed report (%s); further drops are counted once a minute", exc)
+            log.warning("dropped a report (%s); further drops are counted once a minute", exc)
         self._drops[exc.reason] += 1
 
     def _drain_subscriptions(self) -> None:
@@ -264,7 +272,7 @@ class Hub:
 
     def _log_summary(self, period: str) -> None:
         drops = ", ".join(f"{reason} {n}" for reason, n in sorted(self._drops.items())) or "none"
-        log.info("%s: %d reports received from %d nodes; malformed frames dropped: %s",
+        log.info("%s: %d reports received from %d nodes; reports dropped: %s",
                  period, self._received, len(self._nodes_seen), drops)
         self._received = 0
         self._drops.clear()

@@ -22,6 +22,7 @@ from common.protocol import (CONFIG_TOPIC, Ack, Config, ProtocolError, Report, S
                              ack_topic, decode_hub_frame, encode_report)
 from common.watchlist import Matcher, WatchListError
 from node.outbox import Outbox
+from node.handshake import HubLinks
 from node.scanner import Scanner
 from node.sessions import DEFAULT_MAX_CLOSED, SessionTracker
 
@@ -77,7 +78,8 @@ def _tune(sock: zmq.Socket) -> None:
 class NodeAgent:
     def __init__(self, identity: NodeIdentity, endpoints: Endpoints, scope: str = "user",
                  codec: str = "msgpack", outbox: Outbox | None = None,
-                 max_closed: int = DEFAULT_MAX_CLOSED, clock_shift: float = 0.0) -> None:
+                 max_closed: int = DEFAULT_MAX_CLOSED, clock_shift: float = 0.0,
+                 links: HubLinks | None = None) -> None:
         self.identity = identity
         self.endpoints = endpoints
         self.scope = scope
@@ -94,15 +96,46 @@ class NodeAgent:
         # meant for a previous run can never acknowledge this run's sessions.
         self._seq = int(time.time() * 1000)
         self._stopping = False
+        self._links = links or HubLinks()
         self._ctx = zmq.Context()
         self._ctx.linger = 0
-        self._sub = self._ctx.socket(zmq.SUB)
-        _tune(self._sub)
-        self._sub.setsockopt(zmq.SUBSCRIBE, CONFIG_TOPIC)
-        self._sub.setsockopt(zmq.SUBSCRIBE, ack_topic(identity.node))
-        for endpoint in endpoints.config:
-            self._sub.connect(endpoint)
+        self._sub = self._open_sub()
         self._push: zmq.Socket | None = None
+
+    # ---- sockets --------------------------------------------------------------------------------
+
+    def _open_sub(self) -> zmq.Socket:
+        sub = self._ctx.socket(zmq.SUB)
+        _tune(sub)
+        self._links.prepare(sub)
+        sub.setsockopt(zmq.SUBSCRIBE, CONFIG_TOPIC)
+        sub.setsockopt(zmq.SUBSCRIBE, ack_topic(self.identity.node))
+        for endpoint in self.endpoints.config:
+            sub.connect(endpoint)
+        return sub
+
+    def _open_push(self) -> zmq.Socket:
+        push = self._ctx.socket(zmq.PUSH)
+        _tune(push)
+        # Without IMMEDIATE a report to a hub that is down parks in a dead pipe; with it the send
+        # fails at once, and the next report carries the same state anyway.
+        push.setsockopt(zmq.IMMEDIATE, 1)
+        push.setsockopt(zmq.SNDHWM, 32)
+        self._links.prepare(push)
+        for endpoint in self.endpoints.report:
+            push.connect(endpoint)
+        return push
+
+    def _replace_denied_sockets(self) -> None:
+        """libzmq never retries a handshake the hub denied: after a wait, try with new sockets.
+
+        Only sockets change; sessions, sequence numbers and the config in force stay."""
+        for sock in self._links.due():
+            self._links.close(sock)
+            if sock is self._sub:
+                self._sub = self._open_sub()
+            else:
+                self._push = self._open_push()
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
@@ -116,19 +149,13 @@ class NodeAgent:
         self._stopping = True
 
     def run(self) -> None:
-        self._push = self._ctx.socket(zmq.PUSH)
-        _tune(self._push)
-        # Without IMMEDIATE a report to a hub that is down parks in a dead pipe; with it the send
-        # fails at once, and the next report carries the same state anyway.
-        self._push.setsockopt(zmq.IMMEDIATE, 1)
-        self._push.setsockopt(zmq.SNDHWM, 32)
-        for endpoint in self.endpoints.report:
-            self._push.connect(endpoint)
+        self._push = self._open_push()
         log.info("node %s started: config from %s, reports to %s, scope %s", self.identity.node,
                  ", ".join(self.endpoints.config), ", ".join(self.endpoints.report), self.scope)
         self._take_over_outbox()
         try:
             while not self._stopping:
+                self._replace_denied_sockets()
                 self._wait_and_receive(self._seconds_to_tick())
                 if self._next_tick is not None and time.monotonic() >= self._next_tick:
                     self._tick()
@@ -163,8 +190,8 @@ class NodeAgent:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 hubs = ", ".join(self.endpoints.config)
-                raise NoConfigError(f"no watch list from the hub at {hubs} within {wait:.0f} s: "
-                                    "is procmesh-hub running and reachable?")
+                problem = self._links.problem or "is procmesh-hub running and reachable?"
+                raise NoConfigError(f"no watch list from the hub at {hubs} within {wait:.0f} s: {problem}")
             self._wait_and_receive(remaining)
         self._scan()
         return self._report(tuple(self.tracker.pending()), self._seq, "report")
@@ -172,7 +199,7 @@ class NodeAgent:
     def close(self) -> None:
         for sock in (self._sub, self._push):
             if sock is not None:
-                sock.close()
+                self._links.close(sock)
         self._ctx.term()
         if self._outbox is not None:
             self._outbox.close()
@@ -185,7 +212,7 @@ class NodeAgent:
         return min(max(0.0, self._next_tick - time.monotonic()), POLL_CAP_SECONDS)
 
     def _wait_and_receive(self, timeout: float) -> None:
-        if not self._sub.poll(int(timeout * 1000)):
+        if not self._links.poll(self._sub, timeout):
             return
         acknowledged = 0
         while True:

@@ -15,12 +15,15 @@ import filelock
 import platformdirs
 import zmq
 
+from common.curve import KeyFileError, owns
 from common.logs import LOG_OPTIONS, setup_logging
 from common.protocol import CODECS, encode_report
 from common.settings import (Option, SettingsError, add_options, positive_count, resolve,
                              settings_file)
 from node.agent import Endpoints, NodeAgent, NodeIdentity, NoConfigError
 from node.outbox import Outbox
+from node.handshake import HubLinks
+from node.keys import KEY_OPTIONS, KEYS_DIR, build_keys_parser, curve_client, init_node_keys
 from node.platform import current_user, hostname
 from node.scanner import SCOPES
 from node.sessions import DEFAULT_MAX_CLOSED
@@ -44,6 +47,7 @@ OPTIONS = (
     Option("codec", "msgpack", "report encoding", choices=CODECS),
     Option("outbox_limit", DEFAULT_MAX_CLOSED, "closed sessions kept for the hub at most",
            convert=positive_count, metavar="N"),
+    *KEY_OPTIONS,
     *LOG_OPTIONS,
 )
 # A test hook, not a setting: shifts this node's wall clock to test the hub's skew correction.
@@ -55,16 +59,27 @@ def site_settings_file() -> Path:
     return Path(platformdirs.site_config_dir(APP, appauthor=False)) / "node.toml"
 
 
+def add_config_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE",
+                        help=f"TOML settings file (default: {site_settings_file()} if it exists)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="procmesh-node",
-        description="procmesh node: reports which watched programs run here, for whom and how long.")
-    parser.add_argument("--config", metavar="FILE",
-                        help=f"TOML settings file (default: {site_settings_file()} if it exists)")
+        description="procmesh node: reports which watched programs run here, for whom and how long. "
+                    "'procmesh-node keys init' creates its CURVE key pair.")
+    add_config_flag(parser)
     parser.add_argument("--once", action="store_true",
                         help="fetch the watch list, scan once, print what would be reported, exit")
     add_options(parser, OPTIONS)
     return parser
+
+
+def keys_folder(settings: dict) -> Path:
+    if settings["keys_dir"]:
+        return Path(settings["keys_dir"]).expanduser()
+    return Path(platformdirs.user_config_dir(APP, appauthor=False))
 
 
 def endpoints(settings: dict) -> Endpoints:
@@ -98,17 +113,33 @@ def single_instance_lock(node: str) -> filelock.BaseFileLock:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parsed = build_parser().parse_args(argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    keys_command = args[:1] == ["keys"]
+    if keys_command:
+        parsed = build_keys_parser(lambda sub: (add_config_flag(sub), add_options(sub, (KEYS_DIR,)))
+                                   ).parse_args(args[1:])
+    else:
+        parsed = build_parser().parse_args(args)
     try:
         values, file_name = settings_file(parsed.config, site_settings_file())
         settings = resolve(OPTIONS, parsed, values, file_name)
+        if keys_command:
+            print(init_node_keys(keys_folder(settings), parsed.name, parsed.force))
+            return 0
         setup_logging(settings["log_level"], settings["log_file"],
                       Path(platformdirs.user_log_dir(APP, appauthor=False)) / "node.log")
         who = identity(settings)
+        curve = curve_client(settings["hub_key"], keys_folder(settings))
+        if curve is not None and curve.name and not owns(curve.name, who.node):
+            log.warning("this node's key is made for %r, but the node id is %r: the hub drops reports "
+                        "for node ids other than %r and %r", curve.name, who.node, curve.name,
+                        curve.name + "/...")
+        links = HubLinks(curve, settings["auth_retry"])
         if parsed.once:
-            return _once(NodeAgent(who, endpoints(settings), settings["scope"], settings["codec"]))
-        return _run(who, settings)
-    except (SettingsError, NoConfigError) as exc:
+            return _once(NodeAgent(who, endpoints(settings), settings["scope"], settings["codec"],
+                                   links=links))
+        return _run(who, settings, links)
+    except (SettingsError, NoConfigError, KeyFileError) as exc:
         print(f"procmesh-node: error: {exc}", file=sys.stderr)
         return 1
     except zmq.ZMQError as exc:
@@ -125,7 +156,7 @@ def _once(agent: NodeAgent) -> int:
     return 0
 
 
-def _run(who: NodeIdentity, settings: dict) -> int:
+def _run(who: NodeIdentity, settings: dict, links: HubLinks) -> int:
     lock = single_instance_lock(who.node)
     try:
         lock.acquire(timeout=0)
@@ -136,7 +167,7 @@ def _run(who: NodeIdentity, settings: dict) -> int:
         # The outbox is opened only under the lock: one run of a node id owns it at a time.
         agent = NodeAgent(who, endpoints(settings), settings["scope"], settings["codec"],
                           Outbox(node_file(who.node, ".outbox.sqlite")), settings["outbox_limit"],
-                          _clock_shift())
+                          _clock_shift(), links)
         agent.install_signal_handlers()
         agent.run()
     finally:

@@ -37,7 +37,11 @@ def test_unknown_database_scheme(tmp_path: Path, watch_file: Path) -> None:
 
 def test_unreachable_mariadb_names_the_server_and_never_the_password(tmp_path: Path) -> None:
     result = hub(tmp_path, "init-db", "--db", "mariadb://root:s3cret@127.0.0.1:1/lab")
-    assert_one_line_error(result, "hub", "127.0.0.1:1")
+    assert result.returncode == 1
+    warning, error = result.stderr.strip().splitlines()
+    # A password on the command line shows in the process list: the hub says so, without it.
+    assert "WARNING" in warning and "process list" in warning and "db_password_file" in warning
+    assert error.startswith("procmesh-hub: error: ") and "127.0.0.1:1" in error
     assert "s3cret" not in result.stderr + result.stdout
 
 
@@ -111,3 +115,24 @@ def test_node_rejects_bad_toml(tmp_path: Path) -> None:
     (tmp_path / "node.toml").write_text("[hub\n")
     result = run_cli("node", "--config", "node.toml", cwd=tmp_path)
     assert_one_line_error(result, "node", "node.toml: invalid TOML")
+
+
+def test_curve_without_a_hub_key_pair(tmp_path: Path, watch_file: Path) -> None:
+    assert_one_line_error(hub(tmp_path, "--watch", str(watch_file), "--curve"), "hub",
+                          "no key pair", "procmesh-hub keys init")
+
+
+def test_accept_any_node_needs_curve(tmp_path: Path, watch_file: Path) -> None:
+    assert_one_line_error(hub(tmp_path, "--watch", str(watch_file), "--accept-any-node"), "hub",
+                          "accept_any_node only applies with curve")
+
+
+def test_node_with_a_bad_hub_key(tmp_path: Path) -> None:
+    result = run_cli("node", "--once", "--hub-key", "not-a-key", cwd=tmp_path)
+    assert_one_line_error(result, "node", "neither a 40-character public key nor an existing key file")
+
+
+def test_unreadable_password_file_never_shows_the_password(tmp_path: Path) -> None:
+    result = hub(tmp_path, "status", "--db", "mariadb://root@127.0.0.1:1/lab",
+                 "--db-password-file", str(tmp_path / "missing"))
+    assert_one_line_error(result, "hub", "cannot read the database password file", "No such file")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.storage import DatabaseURL, StorageError, open_storage, parse_db_url
+from hub.storage import DatabaseURL, StorageError, open_storage, parse_db_url, password_in_url
 
 NO_ENV: dict[str, str] = {}
 
@@ -116,3 +116,43 @@ def test_unsupported_urls(url: str, message: str) -> None:
         open_storage(url)
     assert str(raised.value) == message or str(raised.value).startswith(message)
     assert "s3cret" not in str(raised.value)
+
+
+def test_password_from_a_file_without_its_line_end(tmp_path) -> None:
+    secret = tmp_path / "db-password"
+    secret.write_text("s3cret pass\r\n")
+    parsed = parse_db_url("mariadb://hub@db/procmesh", NO_ENV, password_file=str(secret))
+    assert parsed.password == "s3cret pass"
+    assert parsed.redacted() == "mariadb://hub:***@db:3306/procmesh"
+
+
+@pytest.mark.parametrize("url, env, message", [
+    ("mariadb://hub:inline@db/procmesh", {}, "in the database URL and in db_password_file"),
+    ("mariadb://hub@db/procmesh", {"PROCMESH_DB_PASSWORD": "fromenv"}, "in PROCMESH_DB_PASSWORD and in db_password_file"),
+])
+def test_a_password_file_with_another_password_is_an_error(tmp_path, url: str, env, message: str) -> None:
+    secret = tmp_path / "db-password"
+    secret.write_text("s3cret\n")
+    with pytest.raises(StorageError, match=message) as caught:
+        parse_db_url(url, env, password_file=str(secret))
+    assert "s3cret" not in str(caught.value) and "inline" not in str(caught.value)
+
+
+@pytest.mark.parametrize("content, message", [(None, "cannot read the database password file"),
+                                              ("\n", "is empty"), (b"\xff\xfe", "is not UTF-8")])
+def test_unusable_password_files_are_one_clear_line(tmp_path, content, message: str) -> None:
+    secret = tmp_path / "db-password"
+    if isinstance(content, bytes):
+        secret.write_bytes(content)
+    elif content is not None:
+        secret.write_text(content)
+    with pytest.raises(StorageError, match=message):
+        parse_db_url("mariadb://hub@db/procmesh", NO_ENV, password_file=str(secret))
+
+
+@pytest.mark.parametrize("url, inline", [
+    ("mariadb://hub:s3cret@db/procmesh", True), ("mariadb://hub:@db/procmesh", True),
+    ("mariadb://hub@db/procmesh", False), ("sqlite:///procmesh.db", False), ("mariadb://[bad", False),
+])
+def test_password_in_url(url: str, inline: bool) -> None:
+    assert password_in_url(url) is inline

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from common.settings import (Option, SettingsError, add_options, positive_seconds, resolve,
+from common.settings import (Option, SettingsError, add_options, boolean, positive_seconds, resolve,
                              settings_file, tomllib)
 from hub.cli import ALL_OPTIONS as HUB_OPTIONS
 from node.cli import OPTIONS as NODE_OPTIONS
@@ -103,3 +103,35 @@ def test_list_options_from_every_layer(argv, env, file_values, expected) -> None
 def test_bad_lists_are_one_line_errors(file_values) -> None:
     with pytest.raises(SettingsError, match="key 'hub'"):
         resolve(LIST, list_flags(), file_values, "node.toml", environ={})
+
+
+SWITCH = (Option("curve", False, "encrypt", boolean),)
+
+
+def switch_flags(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_options(parser, SWITCH)
+    return parser.parse_args(argv)
+
+
+@pytest.mark.parametrize("argv, env, file_values, expected", [
+    ((), {}, {}, False),
+    (("--curve",), {}, {}, True),
+    (("--no-curve",), {"PROCMESH_CURVE": "yes"}, {"curve": True}, False),
+    ((), {"PROCMESH_CURVE": "1"}, {"curve": False}, True),
+    ((), {"PROCMESH_CURVE": "off"}, {"curve": True}, False),
+    ((), {}, {"curve": True}, True),
+    ((), {}, {"curve": "false"}, False),
+])
+def test_switches_take_a_flag_an_env_word_or_a_toml_boolean(argv, env, file_values, expected) -> None:
+    assert resolve(SWITCH, switch_flags(*argv), file_values, environ=env) == {"curve": expected}
+
+
+@pytest.mark.parametrize("env, file_values, fragment", [
+    ({"PROCMESH_CURVE": "maybe"}, {}, "environment variable PROCMESH_CURVE: 'maybe' is not true or false"),
+    ({}, {"curve": [True]}, "hub.toml: key 'curve': expected true or false"),
+])
+def test_bad_switch_values_name_their_source(env, file_values, fragment) -> None:
+    with pytest.raises(SettingsError) as caught:
+        resolve(SWITCH, switch_flags(), file_values, "hub.toml", environ=env)
+    assert fragment in str(caught.value)

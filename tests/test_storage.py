@@ -22,6 +22,7 @@ from hub.storage import (DatabaseURL, NodeRow, NodeStatus, SessionRow, Storage, 
 from hub.storage.mariadb import SCHEMA_SQL, MariaDBStorage, connect_kwargs, split_sql
 from hub.storage.sqlite import SQLiteStorage
 from hub.storage.timefmt import from_datetime, from_text
+from tests.processes import run_cli
 from tests.waiting import wait_for
 
 RECORDS_SQL = Path(__file__).resolve().parent.parent / "records.sql"
@@ -509,3 +510,18 @@ def test_mariadb_account_without_create_privilege_works_on_existing_tables(
         store.ensure_schema()
         store.write([session()], [node()])
         assert len(store.nodes()) == 1
+
+
+def test_the_hub_reads_the_mariadb_password_from_a_file_and_never_shows_it(
+        tmp_path: Path, mariadb_url: str, restricted_account: DatabaseURL) -> None:
+    with open_storage(mariadb_url) as owner:
+        owner.ensure_schema()
+    url = replace(restricted_account, password="").redacted()
+    secret = tmp_path / "db-password"
+    secret.write_text(restricted_account.password + "\n")
+    ok = run_cli("hub", "status", "--db", url, "--db-password-file", str(secret), cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    secret.write_text("wrong-" + restricted_account.password + "\n")
+    denied = run_cli("hub", "status", "--db", url, "--db-password-file", str(secret), cwd=tmp_path)
+    assert denied.returncode == 1 and "Access denied" in denied.stderr
+    assert restricted_account.password not in denied.stderr + denied.stdout + ok.stderr + ok.stdout

@@ -3,17 +3,17 @@ from __future__ import annotations
 
 from .base import (NodeRow, NodeStatus, SessionRow, Storage, StorageError, StorageUnavailable,
                    UsageRow)
-from .dburl import DatabaseURL, parse_db_url
+from .dburl import DatabaseURL, parse_db_url, password_in_url
 from .mariadb import MariaDBStorage
 from .sqlite import SQLiteStorage
 
 __all__ = ["DatabaseURL", "NodeRow", "NodeStatus", "SessionRow", "Storage", "StorageError",
-           "StorageUnavailable", "UsageRow", "open_storage", "parse_db_url"]
+           "StorageUnavailable", "UsageRow", "open_storage", "parse_db_url", "password_in_url"]
 
 
-def open_storage(url: str) -> Storage:
+def open_storage(url: str, password_file: str = "") -> Storage:
     """Connect to the database url names; StorageError (or StorageUnavailable) with one clear line."""
-    parsed = parse_db_url(url)
+    parsed = parse_db_url(url, password_file=password_file)
     if parsed.backend == "sqlite":
         return SQLiteStorage(parsed.path)
     return MariaDBStorage(parsed)

@@ -45,8 +45,13 @@ class DatabaseURL:
         return f"{self.scheme}://{credentials}@{address}/{quote(self.database, safe='')}{options}"
 
 
-def parse_db_url(url: str, environ: Mapping[str, str] | None = None) -> DatabaseURL:
-    """Parse a database URL; raise StorageError whose message never repeats a password."""
+def parse_db_url(url: str, environ: Mapping[str, str] | None = None,
+                 password_file: str = "") -> DatabaseURL:
+    """Parse a database URL; raise StorageError whose message never repeats a password.
+
+    The password comes from the URL, else from PROCMESH_DB_PASSWORD, else from ``password_file``;
+    the file and another source together are an error, so nobody wonders which one counts.
+    """
     scheme, separator, rest = url.partition("://")
     scheme = scheme.lower()
     if not separator:
@@ -55,7 +60,7 @@ def parse_db_url(url: str, environ: Mapping[str, str] | None = None) -> Database
         raise StorageError(f"unsupported database URL scheme {scheme!r}: {URL_FORMS}")
     if scheme in SQLITE_SCHEMES:
         return _parse_sqlite(scheme, rest)
-    return _parse_mariadb(url, os.environ if environ is None else environ)
+    return _parse_mariadb(url, os.environ if environ is None else environ, password_file)
 
 
 def _parse_sqlite(scheme: str, rest: str) -> DatabaseURL:
@@ -69,7 +74,7 @@ def _parse_sqlite(scheme: str, rest: str) -> DatabaseURL:
     return DatabaseURL(scheme=scheme, path=path)
 
 
-def _parse_mariadb(url: str, environ: Mapping[str, str]) -> DatabaseURL:
+def _parse_mariadb(url: str, environ: Mapping[str, str], password_file: str) -> DatabaseURL:
     try:
         parts = urlsplit(url)
         if parts.fragment:
@@ -87,7 +92,13 @@ def _parse_mariadb(url: str, environ: Mapping[str, str]) -> DatabaseURL:
         raise StorageError(f"unknown option {unknown[0]!r} in the database URL: "
                            "only unix_socket is supported")
     user = unquote(parts.username or "")
-    if parts.password is None:
+    if password_file and (parts.password is not None or environ.get(PASSWORD_ENV)):
+        where = "the database URL" if parts.password is not None else PASSWORD_ENV
+        raise StorageError(f"the database password is given twice, in {where} and in db_password_file: "
+                           "keep one")
+    if password_file:
+        password = read_password_file(password_file)
+    elif parts.password is None:
         password = environ.get(PASSWORD_ENV, "")
     else:
         password = unquote(parts.password)
@@ -102,6 +113,28 @@ def _parse_mariadb(url: str, environ: Mapping[str, str]) -> DatabaseURL:
         raise StorageError(f"the database URL must name one database after the host: {URL_FORMS}")
     return DatabaseURL(scheme=parts.scheme.lower(), host=host, port=port or DEFAULT_PORT, user=user,
                        password=password, database=database, unix_socket=unix_socket)
+
+
+def read_password_file(path: str) -> str:
+    """The password in ``path``: its first line, without the line end an editor adds."""
+    try:
+        with open(os.path.expanduser(path), encoding="utf-8") as handle:
+            password = handle.readline().rstrip("\r\n")
+    except OSError as exc:
+        raise StorageError(f"cannot read the database password file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise StorageError(f"the database password file {path} is not UTF-8 text") from None
+    if not password:
+        raise StorageError(f"the database password file {path} is empty")
+    return password
+
+
+def password_in_url(url: str) -> bool:
+    """Whether a MariaDB URL carries its password (which then shows in the process list)."""
+    try:
+        return urlsplit(url).password is not None
+    except ValueError:
+        return False
 
 
 def _url_host(host: str) -> str:

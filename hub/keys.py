@@ -1,0 +1,151 @@
+"""``procmesh-hub keys``: the hub's CURVE key pair and the allow-list of node keys.
+
+Layout under ``keys_dir``: ``hub.key`` (public, give it to the nodes), ``hub.key_secret`` (owner
+only) and ``allowed/NAME.key``, one public key per enrolled node name. A running hub notices
+changes to ``allowed/`` by itself (see hub/auth.py).
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Callable, Sequence
+
+from common.curve import (NAME_RULE, PUBLIC_SUFFIX, SECRET_SUFFIX, KeyFileError, KeyPair, is_z85_key,
+                          read_key_file, read_metadata, valid_name, write_key_file, write_key_pair)
+from common.settings import Option, boolean
+from hub.auth import HUB_KEY_STEM, allowed_folder, hub_secret_file, load_allow_list
+from hub.tables import render_table
+
+KEYS_DIR = Option("keys_dir", "keys", "folder of the hub's key pair and of allowed/NAME.key, the "
+                  "node keys admitted with --curve", metavar="DIR")
+CURVE_OPTIONS = (
+    Option("curve", False, "encrypt all traffic with CURVE and admit only the node keys in "
+           "KEYS_DIR/allowed", boolean),
+    Option("accept_any_node", False, "with --curve: admit any node key (encryption only), logging "
+           "each new one", boolean),
+    KEYS_DIR,
+)
+
+
+def add_keys_parser(commands: argparse._SubParsersAction,
+                    add_settings: Callable[[argparse.ArgumentParser], None]) -> None:
+    """``keys init|allow|revoke|list``; ``add_settings`` adds --config and the option flags."""
+    keys = commands.add_parser("keys", help="CURVE keys: the hub's key pair and the nodes allowed",
+                               description="CURVE keys: the hub's key pair and the nodes allowed")
+    actions = keys.add_subparsers(dest="keys_command", metavar="{init,allow,revoke,list}", required=True)
+
+    def action(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = actions.add_parser(name, help=help_text, description=help_text)
+        add_settings(sub)
+        return sub
+
+    init = action("init", "create the hub's key pair")
+    init.add_argument("--force", action="store_true", help="replace an existing key pair")
+    allow = action("allow", "admit node keys: public key files, or key text with --name")
+    allow.add_argument("keys", nargs="+", metavar="FILE|KEY")
+    allow.add_argument("--name", help="the node name the key speaks for (default: the name in the "
+                                      "key file, else the file name without .key)")
+    allow.add_argument("--force", action="store_true", help="replace the key of a name already allowed")
+    revoke = action("revoke", "stop admitting these node names")
+    revoke.add_argument("names", nargs="+", metavar="NAME")
+    action("list", "show the hub's public key and the allowed node keys")
+
+
+def cmd_keys(parsed: argparse.Namespace, settings: dict) -> int:
+    keys_dir = Path(settings["keys_dir"]).expanduser()
+    if parsed.keys_command == "init":
+        print(init_hub_keys(keys_dir, parsed.force))
+    elif parsed.keys_command == "allow":
+        print(allow(keys_dir, parsed.keys, parsed.name, parsed.force))
+    elif parsed.keys_command == "revoke":
+        print(revoke(keys_dir, parsed.names))
+    else:
+        print(list_keys(keys_dir))
+    return 0
+
+
+def init_hub_keys(keys_dir: Path, force: bool) -> str:
+    pair = write_key_pair(keys_dir, HUB_KEY_STEM, {"name": HUB_KEY_STEM}, force)
+    allowed_folder(keys_dir).mkdir(exist_ok=True)
+    return (f"hub key pair written: {keys_dir / (HUB_KEY_STEM + PUBLIC_SUFFIX)} (public) and "
+            f"{hub_secret_file(keys_dir)} (secret, readable by you only)\n"
+            f"hub public key: {pair.public.decode()}\n"
+            f"give every node this key as hub_key, allow each node's key with "
+            f"procmesh-hub keys allow, and run the hub with --curve")
+
+
+def allow(keys_dir: Path, arguments: Sequence[str], name: str | None = None, force: bool = False) -> str:
+    if name is not None and len(arguments) > 1:
+        raise KeyFileError("--name names a single key: give one FILE or KEY with it")
+    folder = allowed_folder(keys_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise KeyFileError(f"cannot create {folder}: {exc.strerror or exc}") from None
+    current, _ = load_allow_list(folder)
+    names = dict(current.names)
+    done = []
+    for argument in arguments:
+        key, chosen = _key_and_name(argument, name)
+        if not valid_name(chosen):
+            raise KeyFileError(f"{chosen!r} is not a node name ({NAME_RULE}): choose one with --name")
+        if names.get(key) == chosen:
+            done.append(f"{chosen} was already allowed")
+            continue
+        if key in names:
+            raise KeyFileError(f"this key is already allowed as {names[key]!r}: revoke that name first")
+        target = folder / (chosen + PUBLIC_SUFFIX)
+        if target.exists() and not force:
+            raise KeyFileError(f"{chosen} is already allowed with another key: revoke it first, or add "
+                               "--force to replace it")
+        write_key_file(target, KeyPair(key.encode("ascii")), {"name": chosen})
+        names[key] = chosen
+        done.append(f"allowed {chosen}: {key}")
+    return "\n".join(done)
+
+
+def _key_and_name(argument: str, name: str | None) -> tuple[str, str]:
+    """The public key an argument holds and the name to allow it as."""
+    path = Path(argument).expanduser()
+    if is_z85_key(argument) and not path.exists():
+        if name is None:
+            raise KeyFileError("a key given as text needs --name NAME (the node name it speaks for)")
+        return argument, name
+    if path.name.endswith(SECRET_SUFFIX):
+        raise KeyFileError(f"{path} is a secret key file: give the public {PUBLIC_SUFFIX} file instead, "
+                           "and delete this copy of the secret")
+    if not path.exists():
+        raise KeyFileError(f"{argument!r} is neither a 40-character public key nor an existing key file")
+    key = read_key_file(path).public.decode("ascii")
+    stem = path.name[:-len(PUBLIC_SUFFIX)] if path.name.endswith(PUBLIC_SUFFIX) else path.stem
+    return key, name or read_metadata(path).get("name") or stem
+
+
+def revoke(keys_dir: Path, names: Sequence[str]) -> str:
+    folder = allowed_folder(keys_dir)
+    for name in names:
+        # A name is a file name: refusing anything else keeps "../x" from leaving the folder.
+        if not valid_name(name):
+            raise KeyFileError(f"{name!r} is not a node name ({NAME_RULE})")
+        if not (folder / (name + PUBLIC_SUFFIX)).is_file():
+            raise KeyFileError(f"{name!r} is not allowed (no {folder / (name + PUBLIC_SUFFIX)}); "
+                               "procmesh-hub keys list shows who is")
+    for name in names:
+        (folder / (name + PUBLIC_SUFFIX)).unlink()
+    return "\n".join(f"revoked {name}: a running hub drops its reports from now on" for name in names)
+
+
+def list_keys(keys_dir: Path) -> str:
+    public = keys_dir / (HUB_KEY_STEM + PUBLIC_SUFFIX)
+    if public.exists():
+        lines = [f"hub public key (hub_key for the nodes): {read_key_file(public).public.decode()}"]
+    else:
+        lines = [f"no hub key pair in {keys_dir}: run procmesh-hub keys init"]
+    folder = allowed_folder(keys_dir)
+    allowed, problems = load_allow_list(folder)
+    lines.append(f"allowed node keys in {folder}: {len(allowed.names)}")
+    rows = sorted([name, key] for key, name in allowed.names.items())
+    if rows:
+        lines.append(render_table(["name", "public key"], rows))
+    lines += [f"skipped: {problem}" for problem in problems]
+    return "\n".join(lines)

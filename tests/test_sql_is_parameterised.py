@@ -1,0 +1,220 @@
+"""No SQL is built by string formatting with values: values travel as parameters, always.
+
+An AST scan of the programs and benchmarks finds string building (f-strings, ``%``, ``.format``,
+``+``) whose text looks like SQL, and checks what is spliced into it. Allowed: constants,
+UPPER_CASE module constants (table and column lists), placeholder builders (``_marks(n)``,
+``", ".join("?" * n)``), locals assigned only from those, and the few reviewed expressions below.
+Anything else, a value above all, fails the test with its file and line. The tests themselves are
+not scanned: their fixtures name throwaway databases, which SQL cannot take as parameters.
+"""
+from __future__ import annotations
+
+import ast
+import re
+
+import pytest
+
+from tests.processes import REPO
+
+SCANNED = ("common", "hub", "node", "bench")
+# Statements start with these; clause words in upper case, as this project writes SQL; and a
+# comparison with an opening quote right before a spliced value (`user = '{x}'`).
+STATEMENT = re.compile(r"^\s*(select|insert|update|delete|replace|create|drop|alter|with)\s", re.I)
+CLAUSE = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|FROM|WHERE|VALUES|SET|JOIN|GROUP BY|ORDER BY|"
+                    r"HAVING|LIMIT|AND|OR|IN|LIKE)\b")
+QUOTED_VALUE = re.compile(r"(=|<|>|<>|!=|\bLIKE|\bIN\s*\()\s*'$", re.I)
+PLACEHOLDER_BUILDERS = {"_marks"}
+# (file, function) -> spliced expressions a person checked, and why they can never carry a value.
+REVIEWED = {
+    ("hub/storage/base.py", "usage_query"): {
+        # Column names, each looked up in GROUP_COLUMNS by group_columns(), which rejects others.
+        "keys",
+        # The Dialect's SUM template, filled with column names and placeholders only.
+        "seconds",
+        # The conditions built above, each a column, an operator and a placeholder.
+        "' AND '.join(conditions)",
+    },
+    # Database names cannot be parameters; these are "procmesh_..." plus random hex.
+    ("bench/hub_ingest.py", "__enter__"): {"self.name"},
+    ("bench/hub_ingest.py", "__exit__"): {"self.name"},
+}
+
+
+def looks_like_sql(text: str) -> bool:
+    return bool(STATEMENT.match(text) or CLAUSE.search(text))
+
+
+class SqlScan(ast.NodeVisitor):
+    """Collects ``line: expression`` for every value-like expression spliced into SQL text."""
+
+    def __init__(self, reviewed_in: dict[str, set[str]] | None = None) -> None:
+        self.findings: list[str] = []
+        self._reviewed_in = reviewed_in or {}
+        self._function = ""
+        self._assignments: dict[str, list[ast.expr]] = {}
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        outer = (self._function, self._assignments)
+        self._function = node.name
+        self._assignments = {}
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Assign):
+                for target in sub.targets:
+                    if isinstance(target, ast.Name):
+                        self._assignments.setdefault(target.id, []).append(sub.value)
+            elif isinstance(sub, ast.AugAssign) and isinstance(sub.target, ast.Name):
+                self._assignments.setdefault(sub.target.id, []).append(sub.value)
+        self.generic_visit(node)
+        self._function, self._assignments = outer
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_JoinedStr(self, node: ast.JoinedStr) -> None:
+        text = "".join(v.value for v in node.values if isinstance(v, ast.Constant))
+        spliced = [v.value for v in node.values if isinstance(v, ast.FormattedValue)]
+        before_each = []
+        literal = ""
+        for part in node.values:
+            if isinstance(part, ast.Constant):
+                literal += str(part.value)
+            else:
+                before_each.append(literal)
+                literal = ""
+        if looks_like_sql(text) or any(QUOTED_VALUE.search(b) for b in before_each):
+            self._check(node, spliced)
+        self.generic_visit(node)
+
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        if isinstance(node.op, ast.Mod) and _is_text(node.left) and looks_like_sql(node.left.value):
+            values = node.right.elts if isinstance(node.right, ast.Tuple) else [node.right]
+            self._check(node, values)
+        elif isinstance(node.op, ast.Add):
+            operands = _concatenated(node)
+            if any(_is_text(o) and looks_like_sql(o.value) for o in operands):
+                self._check(node, [o for o in operands if not _is_text(o)])
+                return   # the operands are checked; their inner BinOps would repeat the finding
+        self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        if (isinstance(func, ast.Attribute) and func.attr == "format" and _is_text(func.value)
+                and looks_like_sql(func.value.value)):
+            self._check(node, [*node.args, *(k.value for k in node.keywords)])
+        self.generic_visit(node)
+
+    def _check(self, node: ast.AST, spliced: list[ast.expr]) -> None:
+        reviewed = self._reviewed_in.get(self._function, set())
+        for value in spliced:
+            if not self._safe(value, reviewed, depth=0):
+                self.findings.append(f"{node.lineno}: {ast.unparse(value)}")
+
+    def _safe(self, value: ast.expr, reviewed: set[str], depth: int) -> bool:
+        if depth > 8:
+            return False
+        if ast.unparse(value) in reviewed or isinstance(value, ast.Constant):
+            return True
+        if isinstance(value, ast.FormattedValue):
+            return self._safe(value.value, reviewed, depth + 1)
+        if isinstance(value, ast.Name):
+            if value.id.isupper():   # a module constant, by the project's naming
+                return True
+            assigned = self._assignments.get(value.id)
+            return bool(assigned) and all(self._safe(v, reviewed, depth + 1) for v in assigned)
+        if isinstance(value, ast.Attribute):
+            return value.attr.isupper()
+        if isinstance(value, ast.JoinedStr):
+            return all(self._safe(v, reviewed, depth + 1) for v in value.values)
+        if isinstance(value, ast.IfExp):
+            return self._safe(value.body, reviewed, depth + 1) and self._safe(value.orelse, reviewed, depth + 1)
+        if isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add):
+            return all(self._safe(o, reviewed, depth + 1) for o in _concatenated(value))
+        if isinstance(value, ast.Call):
+            return _placeholder_call(value)
+        return False
+
+
+def _is_text(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, str)
+
+
+def _concatenated(node: ast.expr) -> list[ast.expr]:
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _concatenated(node.left) + _concatenated(node.right)
+    return [node]
+
+
+def _placeholder_call(call: ast.Call) -> bool:
+    """``_marks(n)``, or ``"<sep>".join(<constant text or list of it> * n)``: placeholders only."""
+    func = call.func
+    if isinstance(func, ast.Name):
+        return func.id in PLACEHOLDER_BUILDERS
+    if (isinstance(func, ast.Attribute) and func.attr == "join" and _is_text(func.value)
+            and len(call.args) == 1 and isinstance(call.args[0], ast.BinOp)
+            and isinstance(call.args[0].op, ast.Mult)):
+        repeated = call.args[0].left
+        items = repeated.elts if isinstance(repeated, (ast.List, ast.Tuple)) else [repeated]
+        return all(_is_text(item) for item in items)
+    return False
+
+
+def scan(source: str, reviewed_in: dict[str, set[str]] | None = None) -> list[str]:
+    visitor = SqlScan(reviewed_in=reviewed_in)
+    visitor.visit(ast.parse(source))
+    return visitor.findings
+
+
+def reviewed_for(relative: str) -> dict[str, set[str]]:
+    return {function: names for (path, function), names in REVIEWED.items() if path == relative}
+
+
+def test_no_sql_in_the_project_is_built_from_values() -> None:
+    findings = []
+    for package in SCANNED:
+        for path in sorted((REPO / package).rglob("*.py")):
+            relative = path.relative_to(REPO).as_posix()
+            findings += [f"{relative}:{finding}"
+                         for finding in scan(path.read_text(encoding="utf-8"), reviewed_for(relative))]
+    assert findings == [], "SQL built from values; pass them as parameters instead:\n" + "\n".join(findings)
+
+
+def test_every_reviewed_exception_is_still_needed() -> None:
+    # An exception whose code is gone must go too, or it would quietly allow a value one day.
+    for (relative, function), names in REVIEWED.items():
+        source = (REPO / relative).read_text(encoding="utf-8")
+        for name in names:
+            others = {f: n - {name} for f, n in reviewed_for(relative).items()}
+            assert scan(source, others), f"{relative}: {function}: {name!r} is not needed any more"
+
+
+@pytest.mark.parametrize("bad", [
+    "cursor.execute(f\"SELECT * FROM records WHERE user = '{user}'\")",
+    "cursor.execute(\"SELECT * FROM records WHERE user = '%s'\" % user)",
+    "cursor.execute(\"SELECT * FROM records WHERE user = '%s' AND process = '%s'\" % (user, label))",
+    "cursor.execute(\"DELETE FROM records WHERE user = '{}'\".format(user))",
+    "cursor.execute(\"select * from records where user = '\" + user + \"'\")",
+    "condition = f\"user = '{user}'\"",
+    "def f(user):\n    where = user\n    return f'SELECT 1 FROM records WHERE user = {where}'",
+    "sql = f\"UPDATE nodes SET cfg = {report.cfg}\"",
+    "sql = f\"INSERT INTO records VALUES ({', '.join(values)})\"",
+])
+def test_the_scan_finds_values_spliced_into_sql(bad: str) -> None:
+    assert scan(bad), bad
+
+
+@pytest.mark.parametrize("good", [
+    "cursor.execute(\"SELECT * FROM records WHERE user = %s\", (user,))",
+    "SQL = f\"INSERT INTO records ({SESSION_COLUMNS}) VALUES ({_marks(8)})\"",
+    "SQL = f\"INSERT INTO nodes ({NODE_COLUMNS}) VALUES ({', '.join('?' * 10)})\"",
+    "def f(chunk):\n    cases = ' '.join(['WHEN %s THEN %s'] * len(chunk))\n"
+    "    return f'UPDATE records SET endTime = CASE sid {cases} END'",
+    "log.info(f'node joined: {node} from {address}')",
+    "message = f'cannot read from {path}: {reason}'",
+])
+def test_the_scan_lets_parameters_and_constants_through(good: str) -> None:
+    assert scan(good) == []
+
+
+def test_a_reviewed_expression_counts_only_in_its_own_function() -> None:
+    source = ("def usage_query(keys):\n    return f'SELECT {keys} FROM records'\n"
+              "def other(keys):\n    return f'SELECT {keys} FROM records'\n")
+    assert scan(source, {"usage_query": {"keys"}}) == ["4: keys"]
