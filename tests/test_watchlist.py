@@ -260,3 +260,11 @@ def test_cmdline_and_name_patterns_of_one_label_are_asked_separately() -> None:
 
 def test_has_cmd_patterns_is_false_without_cmd_patterns() -> None:
     assert matcher_for("chrome\nOffice = winword, re:excel\nnote*\n").has_cmd_patterns is False
+
+
+def test_the_readme_example_parses_into_the_labels_it_describes() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## The watch list", 1)[1]
+    example = section.split("```", 2)[1]
+    labels = [entry.label for entry in parse_watchlist(example)]
+    assert labels == ["chrome.exe", "Office", "Adobe", "jetbrains", "jupyter"]
