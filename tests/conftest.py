@@ -50,15 +50,21 @@ def mariadb_admin(mariadb_server: DatabaseURL) -> Iterator[pymysql.connections.C
     conn.close()
 
 
-@pytest.fixture
-def mariadb_url(mariadb_admin: pymysql.connections.Connection) -> Iterator[str]:
-    """URL of a fresh, empty database `procmesh_t_<hex>`, dropped after the test."""
+def new_database(admin: pymysql.connections.Connection, server_dsn: str) -> tuple[str, str]:
+    """Create a fresh, empty database `procmesh_t_<hex>` on admin's server; its name and URL."""
     name = f"procmesh_t_{secrets.token_hex(6)}"
-    with mariadb_admin.cursor() as cursor:
+    with admin.cursor() as cursor:
         # An identifier cannot be a parameter; name is our own hex.
         cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    return name, urlunsplit(urlsplit(server_dsn)._replace(path=f"/{name}"))
+
+
+@pytest.fixture
+def mariadb_url(mariadb_admin: pymysql.connections.Connection) -> Iterator[str]:
+    """URL of a fresh, empty database, dropped after the test."""
+    name, url = new_database(mariadb_admin, _test_dsn())
     try:
-        yield urlunsplit(urlsplit(_test_dsn())._replace(path=f"/{name}"))
+        yield url
     finally:
         with mariadb_admin.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
