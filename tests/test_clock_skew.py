@@ -1,0 +1,60 @@
+"""Nodes whose clocks are ten minutes off still yield sessions on the hub's clock."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Iterator
+
+import psutil
+import pytest
+
+from node.cli import CLOCK_SHIFT_VARIABLE
+from tests.dbrows import last_seen, stored_sessions
+from tests.fakeapps import stop_fake_app, unique_name
+from tests.processes import Mesh
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.timeout(120)
+
+SHIFTS = {"ahead": 600.0, "behind": -600.0}
+TOLERANCE = 1.0  # seconds
+
+
+@pytest.fixture
+def mesh(tmp_path: Path, sqlite_url: str) -> Iterator[Mesh]:
+    m = Mesh(tmp_path, sqlite_url)
+    yield m
+    m.close()
+
+
+def ends_by_node(mesh: Mesh, label: str) -> dict[str, float]:
+    return {row.node: row.end for _, row in stored_sessions(mesh.db_url) if row.process == label}
+
+
+def test_sessions_of_nodes_with_skewed_clocks_are_stored_on_the_hub_clock(mesh: Mesh, fake_app) -> None:
+    name = unique_name()
+    app = fake_app(name)
+    started = psutil.Process(app.pid).create_time()  # this machine's clock is the hub's
+    mesh.watch_file.write_text(f"{name}\n")
+    hub = mesh.start_hub()
+    for node, shift in SHIFTS.items():
+        mesh.start_node(node, extra_env={CLOCK_SHIFT_VARIABLE: str(shift)})
+    wait_for(lambda: len(ends_by_node(mesh, name)) == len(SHIFTS), 30, "a session from each node")
+
+    # The last scan that saw the program came after each node's latest report stored now...
+    seen_alive = last_seen(mesh.db_url)
+    stop_fake_app(app)
+    gone = time.time()  # ... and before this.
+    # Wait for a report made after the program ended: from then on the sessions' ends are final.
+    wait_for(lambda: all(t > gone + 2 * mesh.interval for t in last_seen(mesh.db_url).values()), 30,
+             "reports from both nodes after the program ended")
+
+    stored = {row.node: row for _, row in stored_sessions(mesh.db_url) if row.process == name}
+    for node in SHIFTS:
+        row = stored[node]
+        assert abs(row.start - started) < TOLERANCE, (node, row.start - started)
+        assert seen_alive[node] - TOLERANCE < row.end < gone + TOLERANCE, (node, row.end - gone)
+        print(f"node {node}: start {row.start - started:+.3f} s from the program's start, "
+              f"end {row.end - gone:+.3f} s from its end")
+    log = hub.log()
+    assert "node ahead: its clock is 600" in log and "node behind: its clock is 600" in log
