@@ -133,7 +133,10 @@ def check_string(value: Any, name: str, *, allow_empty: bool = True) -> str:
 def check_number(value: Any, name: str, low: float, high: float) -> float:
     if type(value) not in (int, float):
         raise ProtocolError("bad-type", f"{name} must be a number")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # a JSON integer of hundreds of digits
+        raise ProtocolError("bad-value", f"{name} is out of range") from None
     if not math.isfinite(number) or not low <= number <= high:
         raise ProtocolError("bad-value", f"{name} is out of range")
     return number
