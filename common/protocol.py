@@ -127,6 +127,13 @@ def check_string(value: Any, name: str, *, allow_empty: bool = True) -> str:
         raise ProtocolError("too-long", f"{name} is longer than {MAX_STRING} characters")
     if not value and not allow_empty:
         raise ProtocolError("bad-value", f"{name} is empty")
+    if not value.isascii():
+        # JSON can carry lone surrogates (\ud800): no database can store them, and one such row
+        # would make every write of the batch it is in fail for ever.
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ProtocolError("bad-value", f"{name} is not valid Unicode") from None
     return value
 
 
