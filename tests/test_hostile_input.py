@@ -5,17 +5,27 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Callable
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
 import msgpack
+import pytest
+import zmq
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from common.protocol import (ACK_PREFIX, CONFIG_TOPIC, MAX_ACK_SEQS, MAX_SEQ, MAX_SESSIONS,
+from common.ids import new_sid
+from common.protocol import (ACK_PREFIX, CONFIG_TOPIC, MAX_ACK_SEQS, MAX_FRAME_BYTES, MAX_SEQ, MAX_SESSIONS,
                              MAX_STRING, MAX_TIMESTAMP, MIN_TIMESTAMP, REPORT_KINDS, Ack, Config,
                              ProtocolError, Report, SessionState, ack_frame, ack_topic, config_frame,
                              decode_hub_frame, decode_report, encode_report, make_config)
 from common.watchlist import WatchEntry
+from tests.dbrows import stored_sessions
+from tests.hublog import summaries
+from tests.processes import Mesh
+from tests.waiting import wait_for
 
 PROPERTIES = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -232,3 +242,118 @@ def test_valid_reports_round_trip(report: Report, codec: str) -> None:
     decoded = decode_report(encode_report(report, codec))
     assert decoded == report
     check_report_limits(decoded)
+
+
+# ---- a flood against a real hub ------------------------------------------------------------------
+
+FLOOD_FRAMES = 100_000
+VALID_EVERY = 1000           # one valid report among this many frames, on the same connection
+OVERSIZED = 3                # frames over MAX_FRAME_BYTES, from a connection of their own
+HOSTILE_NAMES = ["O'Brien'); DROP TABLE records;--", 'pc-"\\%_?`*', "画图🎨", "lab 7 🧪 \t tab", "x" * 255]
+
+
+def flood_report(i: int, now: float, **changes: Any) -> Report:
+    name = HOSTILE_NAMES[i % len(HOSTILE_NAMES)]
+    report = Report(f"flood-{i}/{name}"[:MAX_STRING], f"{name[:240]}-{i}", name, i, now, "", "flood", "Linux",
+                    tuple(SessionState(new_sid(), f"{label}{name}"[:MAX_STRING], now - 60, now, True)
+                          for label in ("a", "b")))
+    return report._replace(**changes)
+
+
+def malformed_frames(now: float) -> list[bytes]:
+    """One frame of each kind of garbage the hub must drop and count, none over the size limit."""
+    base = flood_report(0, now)
+
+    def body(codec: str = "msgpack", **changes: Any) -> dict:
+        raw = encode_report(base, codec)
+        data = json.loads(raw) if codec == "json" else msgpack.unpackb(raw)
+        data.update(changes)
+        return data
+
+    def packed(**changes: Any) -> bytes:
+        return msgpack.packb(body(**changes), use_bin_type=True)
+
+    def as_json(**changes: Any) -> bytes:
+        return json.dumps(body("json", **changes)).encode("utf-8")
+
+    session = msgpack.unpackb(encode_report(base))["sessions"][0]
+    return [
+        b"\x91" * 2000 + b"\xc0",                                   # nested deeper than allowed
+        b"[" * 5000,                                                 # the same in JSON
+        as_json(seq=10**400), as_json(sent=-(10**400)),              # huge integers
+        packed(sent=math.nan), packed(sessions=[session[:3] + [math.inf, True]]),
+        as_json(sent=math.inf),                                      # JSON's Infinity
+        packed(host="x" * 10_000), packed(user="🎨" * 5000),        # long strings
+        packed(seq="7"), packed(sessions={"a": 1}), packed(v="1"),  # wrong types
+        packed(node="'; DROP TABLE nodes;--\0🎨"),                  # NUL in the node id
+        packed(sessions=[session[:1] + ["'; DELETE FROM records;--🎨" * 20] + session[2:]]),
+        as_json(sessions=[[base.sessions[0].sid.hex(), "\ud800🎨", now - 1, now, True]]),
+        encode_report(base)[:-7], encode_report(base, "json")[:-3],  # truncated
+        b'{"v": 1, "kind": "report", "node": ', b"{]", b"\x00\xff" * 50, b"",
+        msgpack.packb([1, 2, 3]), packed(kind="hello"), packed(sessions=[session] * 1001),
+    ]
+
+
+def send_oversized(endpoint: str) -> None:
+    """libzmq drops a connection that sends a frame over MAXMSGSIZE: the hub never sees these."""
+    ctx = zmq.Context()
+    push = ctx.socket(zmq.PUSH)
+    push.linger = 0
+    push.connect(endpoint)
+    for _ in range(OVERSIZED):
+        push.send(b"\x93" + b"x" * (MAX_FRAME_BYTES + 100))
+    push.close()
+    ctx.term()
+
+
+@pytest.fixture
+def flood_mesh(tmp_path: Path, mariadb_url: str) -> Iterator[Mesh]:
+    m = Mesh(tmp_path, mariadb_url)
+    m.watch_file.write_text("anything\n")
+    yield m
+    m.close()
+
+
+@pytest.mark.timeout(180)
+def test_a_flood_of_malformed_frames_is_counted_and_valid_reports_among_it_are_stored(
+        flood_mesh: Mesh) -> None:
+    mesh = flood_mesh
+    hub = mesh.start_hub()
+    endpoint = f"tcp://127.0.0.1:{mesh.report_port}"
+    now = time.time()
+    garbage = malformed_frames(now)
+    assert all(len(frame) <= MAX_FRAME_BYTES for frame in garbage)
+    valid: list[Report] = []
+    ctx = zmq.Context()
+    push = ctx.socket(zmq.PUSH)
+    push.linger = 30_000
+    push.connect(endpoint)
+    started = time.monotonic()
+    malformed = 0
+    for i in range(FLOOD_FRAMES + FLOOD_FRAMES // VALID_EVERY):
+        if i % (VALID_EVERY + 1) == VALID_EVERY:
+            valid.append(flood_report(len(valid) + 1, now))
+            push.send(encode_report(valid[-1], "json" if len(valid) % 2 else "msgpack"))
+        else:
+            push.send(garbage[malformed % len(garbage)])
+            malformed += 1
+        if i == FLOOD_FRAMES // 2:
+            send_oversized(endpoint)
+    push.close()
+    ctx.term()
+    assert malformed == FLOOD_FRAMES
+    # One connection delivers in order: once the last valid report is stored, the hub has read
+    # every frame before it.
+    expected = {(r.node, r.user, r.host, s.label) for r in valid for s in r.sessions}
+    wait_for(lambda: {(s.node, s.user, s.computer, s.process) for _, s in stored_sessions(mesh.db_url)}
+             == expected, 120, "every valid report of the flood stored verbatim")
+    took = time.monotonic() - started
+    assert hub.proc.poll() is None
+    assert hub.stop() == 0
+    dropped: Counter[str] = Counter()
+    for summary in summaries(hub.log()):
+        dropped.update(summary.drops)
+    assert sum(dropped.values()) == FLOOD_FRAMES, dropped
+    assert "Traceback" not in hub.log()
+    print(f"flood: {FLOOD_FRAMES + len(valid)} frames sent and handled in {took:.1f} s "
+          f"({(FLOOD_FRAMES + len(valid)) / took:,.0f} frames/s); dropped by reason: {dict(dropped)}")
