@@ -332,7 +332,7 @@ def test_a_flood_of_malformed_frames_is_counted_and_valid_reports_among_it_are_s
     malformed = 0
     for i in range(FLOOD_FRAMES + FLOOD_FRAMES // VALID_EVERY):
         if i % (VALID_EVERY + 1) == VALID_EVERY:
-            valid.append(flood_report(len(valid) + 1, now))
+            valid.append(flood_report(len(valid) + 1, now, sent=time.time()))
             push.send(encode_report(valid[-1], "json" if len(valid) % 2 else "msgpack"))
         else:
             push.send(garbage[malformed % len(garbage)])
