@@ -5,7 +5,7 @@ import os
 import secrets
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pymysql
@@ -14,6 +14,7 @@ import pytest
 from hub.storage import DatabaseURL, Storage, open_storage, parse_db_url
 from hub.storage.mariadb import connect_kwargs
 from tests.fakeapps import fake_app  # noqa: F401  (a fixture, shared by every test module)
+from tests.processes import Mesh
 
 DEFAULT_TEST_MARIADB = "mariadb://root@127.0.0.1:3306/test"
 
@@ -93,3 +94,26 @@ def storage(storage_url: str) -> Iterator[Storage]:
     """An open storage with its tables created, on each backend."""
     with storage_with_schema(storage_url) as store:
         yield store
+
+
+@pytest.fixture
+def new_mesh(tmp_path: Path) -> Iterator[Callable[..., Mesh]]:
+    """``new_mesh(db_url, watch=TEXT, interval=..., grace=...)``: a Mesh in the test's folder, with
+    that watch list; every process it started is stopped after the test."""
+    meshes: list[Mesh] = []
+
+    def make(db_url: str, *, watch: str | None = None, **options: Any) -> Mesh:
+        mesh = Mesh(tmp_path, db_url, **options)
+        if watch is not None:
+            mesh.watch_file.write_text(watch)
+        meshes.append(mesh)
+        return mesh
+
+    yield make
+    for mesh in meshes:
+        mesh.close()
+
+
+@pytest.fixture
+def sqlite_mesh(new_mesh: Callable[..., Mesh], sqlite_url: str) -> Mesh:
+    return new_mesh(sqlite_url)

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
-from typing import Iterator
 
 import psutil
 import pytest
@@ -26,18 +24,12 @@ TOO_DEEP = b"\x91" * 2000 + b"\xc0"
 BACKLOG_FRAMES = 15_000
 
 
-@pytest.fixture
-def mesh(tmp_path: Path, sqlite_url: str) -> Iterator[Mesh]:
-    m = Mesh(tmp_path, sqlite_url)
-    yield m
-    m.close()
-
-
 def ends_by_node(mesh: Mesh, label: str) -> dict[str, float]:
     return {row.node: row.end for _, row in stored_sessions(mesh.db_url) if row.process == label}
 
 
-def test_sessions_of_nodes_with_skewed_clocks_are_stored_on_the_hub_clock(mesh: Mesh, fake_app) -> None:
+def test_sessions_of_nodes_with_skewed_clocks_are_stored_on_the_hub_clock(sqlite_mesh: Mesh, fake_app) -> None:
+    mesh = sqlite_mesh
     name = unique_name()
     app = fake_app(name)
     started = psutil.Process(app.pid).create_time()  # this machine's clock is the hub's
@@ -68,7 +60,8 @@ def test_sessions_of_nodes_with_skewed_clocks_are_stored_on_the_hub_clock(mesh: 
 
 @pytest.mark.xfail(strict=True, reason="the first report of a node that waits in the hub's receive queue "
                    "for more than 0.5 s is taken for clock skew: its sessions are stored that much later")
-def test_a_first_report_delayed_in_the_hubs_queue_is_not_taken_for_clock_skew(mesh: Mesh) -> None:
+def test_a_first_report_delayed_in_the_hubs_queue_is_not_taken_for_clock_skew(sqlite_mesh: Mesh) -> None:
+    mesh = sqlite_mesh
     mesh.watch_file.write_text("anything\n")
     mesh.start_hub()
     ctx = zmq.Context()

@@ -7,7 +7,6 @@ import signal
 import time
 from collections import Counter
 from contextlib import closing
-from pathlib import Path
 from typing import Iterator
 
 import pymysql
@@ -44,16 +43,13 @@ def own_server() -> Iterator[ThrowawayMariaDB]:
 
 
 @pytest.fixture
-def mesh(tmp_path: Path, own_server: ThrowawayMariaDB) -> Iterator[Mesh]:
+def mesh(new_mesh, own_server: ThrowawayMariaDB) -> Mesh:
     if not own_server.running:  # an earlier test that failed may have left it stopped
         own_server.start()
     with closing(pymysql.connect(host="127.0.0.1", port=own_server.port, user="root",
                                  autocommit=True)) as admin:
         _, url = new_database(admin, own_server.url)
-    m = Mesh(tmp_path, url, interval=INTERVAL, grace=GRACE)
-    m.watch_file.write_text(f"{ALWAYS}\n{BLINK}\n")
-    yield m
-    m.close()
+    return new_mesh(url, watch=f"{ALWAYS}\n{BLINK}\n", interval=INTERVAL, grace=GRACE)
 
 
 def every_node_seen_after(url: str, moment: float, nodes: int = NODES) -> bool:

@@ -7,8 +7,7 @@ import json
 import math
 import time
 from collections import Counter
-from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import msgpack
 import pytest
@@ -307,11 +306,8 @@ def send_oversized(endpoint: str) -> None:
 
 
 @pytest.fixture
-def flood_mesh(tmp_path: Path, mariadb_url: str) -> Iterator[Mesh]:
-    m = Mesh(tmp_path, mariadb_url)
-    m.watch_file.write_text("anything\n")
-    yield m
-    m.close()
+def flood_mesh(new_mesh, mariadb_url: str) -> Mesh:
+    return new_mesh(mariadb_url, watch="anything\n")
 
 
 @pytest.mark.timeout(180)

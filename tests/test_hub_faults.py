@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -21,11 +19,8 @@ BLINK_ON_OFF = "1.5,5"
 
 
 @pytest.fixture
-def mesh(tmp_path: Path, sqlite_url: str) -> Iterator[Mesh]:
-    m = Mesh(tmp_path, sqlite_url, interval=INTERVAL, grace=GRACE)
-    m.watch_file.write_text(f"{ALWAYS}\n{BLINK}\n")
-    yield m
-    m.close()
+def mesh(new_mesh, sqlite_url: str) -> Mesh:
+    return new_mesh(sqlite_url, watch=f"{ALWAYS}\n{BLINK}\n", interval=INTERVAL, grace=GRACE)
 
 
 def all_nodes_seen_after(url: str, moment: float) -> bool:

@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import subprocess
 import time
 from contextlib import closing
-from pathlib import Path
-from typing import Iterator
+from dataclasses import dataclass
 
 import pytest
 
 from common.protocol import SessionState
 from tests.dbrows import StoredSession, last_seen, stored_sessions
 from tests.fakeapps import stop_fake_app, unique_name
-from tests.processes import Mesh
+from tests.processes import Mesh, Running
 from tests.simnodes import millis
 from tests.waiting import wait_for
 
@@ -23,10 +23,8 @@ pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture
-def mesh(tmp_path: Path, sqlite_url: str) -> Iterator[Mesh]:
-    m = Mesh(tmp_path, sqlite_url)
-    yield m
-    m.close()
+def mesh(sqlite_mesh: Mesh) -> Mesh:
+    return sqlite_mesh
 
 
 def sessions_of(mesh: Mesh, label: str) -> dict[bytes, StoredSession]:
@@ -96,20 +94,35 @@ def test_a_killed_node_leaves_its_sessions_as_last_reported_and_shows_offline(me
     assert status_of(mesh, "doomed")["online"] is False
 
 
+@dataclass
+class Orphan:
+    """A node whose hub stopped while it watched a program; it scans on."""
+
+    node: Running
+    app: subprocess.Popen
+    label: str
+    stored_before: float  # the end of the program's session when the hub stopped
+
+
+def orphan_node(mesh: Mesh, fake_app, node_id: str) -> Orphan:
+    label = unique_name()
+    app = fake_app(label)
+    mesh.watch_file.write_text(f"{label}\n")
+    hub = mesh.start_hub()
+    node = mesh.start_node(node_id)
+    wait_for(lambda: stored_end(mesh, label), 30, "the session stored")
+    assert hub.stop() == 0
+    before = stored_end(mesh, label)
+    wait_for(lambda: outbox_end(mesh, node_id, label) > before + 1, 15, "scans after the hub left")
+    return Orphan(node, app, label, before)
+
+
 def test_closed_sessions_of_a_node_restarted_while_the_hub_is_down_are_stored_when_it_returns(
         mesh: Mesh, fake_app) -> None:
-    name = unique_name()
-    app = fake_app(name)
-    mesh.watch_file.write_text(f"{name}\n")
-    hub = mesh.start_hub()
-    node = mesh.start_node("patient")
-    wait_for(lambda: stored_end(mesh, name), 30, "the session stored")
-    assert hub.stop() == 0
-    before = stored_end(mesh, name)
-
-    # The node keeps scanning without a hub; then the program ends and its session closes.
-    wait_for(lambda: outbox_end(mesh, "patient", name) > before + 1, 15, "scans after the hub left")
-    stop_fake_app(app)
+    orphan = orphan_node(mesh, fake_app, "patient")
+    name, node, before = orphan.label, orphan.node, orphan.stored_before
+    # The program ends and its session closes on the node.
+    stop_fake_app(orphan.app)
     wait_for(lambda: [s.open for s in outbox(mesh, "patient")] == [False], 15, "the session closed")
     assert node.stop() == 0  # its bye cannot be delivered: the hub is down
     [closed] = outbox(mesh, "patient")
@@ -124,16 +137,9 @@ def test_closed_sessions_of_a_node_restarted_while_the_hub_is_down_are_stored_wh
 
 def test_a_node_killed_while_the_hub_is_down_delivers_what_it_saw_after_restarting(
         mesh: Mesh, fake_app) -> None:
-    name = unique_name()
-    fake_app(name)
-    mesh.watch_file.write_text(f"{name}\n")
-    hub = mesh.start_hub()
-    node = mesh.start_node("crashy")
-    wait_for(lambda: stored_end(mesh, name), 30, "the session stored")
-    assert hub.stop() == 0
-    before = stored_end(mesh, name)
-    wait_for(lambda: outbox_end(mesh, "crashy", name) > before + 1, 15, "scans after the hub left")
-    node.kill()
+    orphan = orphan_node(mesh, fake_app, "crashy")
+    name = orphan.label
+    orphan.node.kill()
     [seen] = outbox(mesh, "crashy")
     assert seen.open  # killed: nothing closed it
 

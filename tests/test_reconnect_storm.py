@@ -3,8 +3,6 @@ one gets the watch list again (the XPUB welcome message) and resumes reporting."
 from __future__ import annotations
 
 import statistics
-from pathlib import Path
-from typing import Iterator
 
 import pytest
 import zmq
@@ -25,11 +23,8 @@ CONFIG_WITHIN = 10.0  # seconds after the hub is back
 
 
 @pytest.fixture
-def mesh(tmp_path: Path, sqlite_url: str) -> Iterator[Mesh]:
-    m = Mesh(tmp_path, sqlite_url, interval=INTERVAL, grace=30.0)
-    m.watch_file.write_text(f"{ALWAYS}\n")
-    yield m
-    m.close()
+def mesh(new_mesh, sqlite_url: str) -> Mesh:
+    return new_mesh(sqlite_url, watch=f"{ALWAYS}\n", interval=INTERVAL, grace=30.0)
 
 
 def reporting_since(url: str, moment: float) -> int:
