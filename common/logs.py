@@ -31,3 +31,6 @@ def setup_logging(level: str, log_file: str | None, fallback_file: Path | None =
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # watchdog logs every file-system event it sees at DEBUG. With the log file in the watched
+    # folder, each line written raises an event that logs another line: the hub would log for ever.
+    logging.getLogger("watchdog").setLevel(max(logging.getLevelName(level), logging.INFO))

@@ -127,13 +127,23 @@ def check_string(value: Any, name: str, *, allow_empty: bool = True) -> str:
         raise ProtocolError("too-long", f"{name} is longer than {MAX_STRING} characters")
     if not value and not allow_empty:
         raise ProtocolError("bad-value", f"{name} is empty")
+    if not value.isascii():
+        # JSON can carry lone surrogates (\ud800): no database can store them, and one such row
+        # would make every write of the batch it is in fail for ever.
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ProtocolError("bad-value", f"{name} is not valid Unicode") from None
     return value
 
 
 def check_number(value: Any, name: str, low: float, high: float) -> float:
     if type(value) not in (int, float):
         raise ProtocolError("bad-type", f"{name} must be a number")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # a JSON integer of hundreds of digits
+        raise ProtocolError("bad-value", f"{name} is out of range") from None
     if not math.isfinite(number) or not low <= number <= high:
         raise ProtocolError("bad-value", f"{name} is out of range")
     return number

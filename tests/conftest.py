@@ -5,7 +5,7 @@ import os
 import secrets
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pymysql
@@ -14,6 +14,7 @@ import pytest
 from hub.storage import DatabaseURL, Storage, open_storage, parse_db_url
 from hub.storage.mariadb import connect_kwargs
 from tests.fakeapps import fake_app  # noqa: F401  (a fixture, shared by every test module)
+from tests.processes import Mesh
 
 DEFAULT_TEST_MARIADB = "mariadb://root@127.0.0.1:3306/test"
 
@@ -50,15 +51,21 @@ def mariadb_admin(mariadb_server: DatabaseURL) -> Iterator[pymysql.connections.C
     conn.close()
 
 
-@pytest.fixture
-def mariadb_url(mariadb_admin: pymysql.connections.Connection) -> Iterator[str]:
-    """URL of a fresh, empty database `procmesh_t_<hex>`, dropped after the test."""
+def new_database(admin: pymysql.connections.Connection, server_dsn: str) -> tuple[str, str]:
+    """Create a fresh, empty database `procmesh_t_<hex>` on admin's server; its name and URL."""
     name = f"procmesh_t_{secrets.token_hex(6)}"
-    with mariadb_admin.cursor() as cursor:
+    with admin.cursor() as cursor:
         # An identifier cannot be a parameter; name is our own hex.
         cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    return name, urlunsplit(urlsplit(server_dsn)._replace(path=f"/{name}"))
+
+
+@pytest.fixture
+def mariadb_url(mariadb_admin: pymysql.connections.Connection) -> Iterator[str]:
+    """URL of a fresh, empty database, dropped after the test."""
+    name, url = new_database(mariadb_admin, _test_dsn())
     try:
-        yield urlunsplit(urlsplit(_test_dsn())._replace(path=f"/{name}"))
+        yield url
     finally:
         with mariadb_admin.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
@@ -87,3 +94,26 @@ def storage(storage_url: str) -> Iterator[Storage]:
     """An open storage with its tables created, on each backend."""
     with storage_with_schema(storage_url) as store:
         yield store
+
+
+@pytest.fixture
+def new_mesh(tmp_path: Path) -> Iterator[Callable[..., Mesh]]:
+    """``new_mesh(db_url, watch=TEXT, interval=..., grace=...)``: a Mesh in the test's folder, with
+    that watch list; every process it started is stopped after the test."""
+    meshes: list[Mesh] = []
+
+    def make(db_url: str, *, watch: str | None = None, **options: Any) -> Mesh:
+        mesh = Mesh(tmp_path, db_url, **options)
+        if watch is not None:
+            mesh.watch_file.write_text(watch)
+        meshes.append(mesh)
+        return mesh
+
+    yield make
+    for mesh in meshes:
+        mesh.close()
+
+
+@pytest.fixture
+def sqlite_mesh(new_mesh: Callable[..., Mesh], sqlite_url: str) -> Mesh:
+    return new_mesh(sqlite_url)

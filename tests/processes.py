@@ -70,10 +70,13 @@ class Running:
             self.proc.wait(10)
 
 
-def start(program: str, args: list[str], cwd: Path, log_name: str) -> Running:
+def start(program: str, args: list[str], cwd: Path, log_name: str,
+          extra_env: dict[str, str] | None = None) -> Running:
+    """Start ``python -m program ARGS`` in cwd; ``extra_env`` adds variables (test hooks) to its own."""
     log_path = cwd / log_name
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", program, *args], cwd=cwd, env=python_env(cwd),
+        proc = subprocess.Popen([sys.executable, "-m", program, *args], cwd=cwd,
+                                env={**python_env(cwd), **(extra_env or {})},
                                 stdout=log, stderr=subprocess.STDOUT)
     return Running(proc, log_path)
 
@@ -110,9 +113,9 @@ class Mesh:
             hub.wait_log("hub listening")
         return hub
 
-    def start_node(self, node_id: str, *extra: str) -> Running:
+    def start_node(self, node_id: str, *extra: str, extra_env: dict[str, str] | None = None) -> Running:
         node = start("node", [*self.endpoints, "--node-id", node_id, "--log-level", "DEBUG", *extra],
-                     self.folder, f"node-{len(self.children)}.log")
+                     self.folder, f"node-{len(self.children)}.log", extra_env)
         self.children.append(node)
         return node
 

@@ -5,7 +5,6 @@ import json
 import signal
 import time
 from pathlib import Path
-from typing import Iterator
 
 import psutil
 import pytest
@@ -22,17 +21,8 @@ pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture
-def mesh(tmp_path: Path, storage_url: str) -> Iterator[Mesh]:
-    m = Mesh(tmp_path, storage_url)
-    yield m
-    m.close()
-
-
-@pytest.fixture
-def sqlite_mesh(tmp_path: Path, sqlite_url: str) -> Iterator[Mesh]:
-    m = Mesh(tmp_path, sqlite_url)
-    yield m
-    m.close()
+def mesh(new_mesh, storage_url: str) -> Mesh:
+    return new_mesh(storage_url)
 
 
 def usage(mesh: Mesh) -> dict[str, UsageRow]:

@@ -9,7 +9,6 @@ import sqlite3
 import threading
 from contextlib import closing
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -21,7 +20,7 @@ from hub.storage import (DatabaseURL, NodeRow, NodeStatus, SessionRow, Storage, 
                          StorageUnavailable, UsageRow, open_storage, parse_db_url)
 from hub.storage.mariadb import SCHEMA_SQL, MariaDBStorage, connect_kwargs, split_sql
 from hub.storage.sqlite import SQLiteStorage
-from hub.storage.timefmt import from_datetime, from_text
+from tests.dbrows import db_time, raw_sql
 from tests.processes import run_cli
 from tests.waiting import wait_for
 
@@ -40,24 +39,6 @@ def node(seen: float = T0, *, computer: str = "pc1", user: str = "alice", online
          agent: str = "procmesh 1.0") -> NodeRow:
     return NodeRow(node=f"{computer}/{user}", computer=computer, user=user, client_ip="10.0.0.7",
                    platform="Linux", agent=agent, cfg="c0ffee", seen=seen, online=online)
-
-
-def raw_sql(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Run sql outside the storage under test (committed); `?` placeholders are made `%s` for MariaDB."""
-    parsed = parse_db_url(url)
-    if parsed.backend == "sqlite":
-        with closing(sqlite3.connect(parsed.path)) as conn, conn:
-            return conn.execute(sql, params).fetchall()
-    with closing(pymysql.connect(**connect_kwargs(parsed))) as conn:
-        with conn.cursor() as cursor:
-            cursor.execute(sql.replace("?", "%s"), params)
-            rows = list(cursor.fetchall())
-        conn.commit()
-        return rows
-
-
-def db_time(value: Any) -> float:
-    return from_datetime(value) if isinstance(value, datetime) else from_text(value)
 
 
 def stored_ends(url: str) -> dict[bytes, float]:
