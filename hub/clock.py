@@ -9,6 +9,12 @@ jumps (NTP stepping it, a person setting it) is followed within one window.
 Offsets within ``TRUSTED_SKEW`` are taken as zero: a clock that close is kept by NTP, and the hub
 cannot measure it better than the network delay anyway. Larger offsets are added to the node's
 session times, so a desktop whose clock is ten minutes off still yields sessions on the hub's clock.
+
+A node's first reports are a weak witness: after a hub restart under load, they can wait seconds in
+the hub's queue, and that wait looks exactly like a clock behind. So an offset under
+``DOUBTFUL_SKEW`` counts only once ``CONFIRMING_SAMPLES`` reports agree on it. A larger one is
+applied at once: a hub that far behind is overloaded, and a clock that far off would otherwise store
+the first sessions minutes away from the truth (a session's start is never corrected later).
 """
 from __future__ import annotations
 
@@ -19,6 +25,8 @@ log = logging.getLogger("procmesh.hub")
 
 WINDOW = 6  # reports: 30 s at the default 5 s interval
 TRUSTED_SKEW = 0.5  # seconds
+DOUBTFUL_SKEW = 5.0  # seconds
+CONFIRMING_SAMPLES = 3
 # A correction that moves by more than this since it was last logged is worth a line in the log.
 NOTABLE_CHANGE = 2.0
 
@@ -38,7 +46,8 @@ class ClockOffsets:
             samples = self._samples[node] = deque(maxlen=self._window)
         samples.append(received - sent)
         offset = min(samples)
-        if abs(offset) < TRUSTED_SKEW:
+        if abs(offset) < TRUSTED_SKEW or (abs(offset) < DOUBTFUL_SKEW
+                                           and len(samples) < CONFIRMING_SAMPLES):
             offset = 0.0
         if abs(offset - self._logged.get(node, 0.0)) >= NOTABLE_CHANGE:
             self._logged[node] = offset

@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from hub.clock import TRUSTED_SKEW, WINDOW, ClockOffsets
+from hub.clock import CONFIRMING_SAMPLES, DOUBTFUL_SKEW, TRUSTED_SKEW, WINDOW, ClockOffsets
 
 T0 = 1_790_000_000.0
 
@@ -58,3 +58,17 @@ def test_a_node_that_left_is_measured_afresh() -> None:
     clocks.observe("pc1", T0, T0 + 60)
     clocks.forget("pc1")
     assert clocks.observe("pc1", T0, T0) == 0.0
+
+
+def test_a_small_offset_counts_only_once_several_reports_agree() -> None:
+    clocks = ClockOffsets()
+    skew = DOUBTFUL_SKEW / 2  # as much as a first report may wait in a busy hub's queue
+    offsets = [clocks.observe("pc1", T0 + 5 * i, T0 + 5 * i + skew) for i in range(CONFIRMING_SAMPLES)]
+    assert offsets == [0.0] * (CONFIRMING_SAMPLES - 1) + [pytest.approx(skew)]
+
+
+def test_a_first_report_that_only_waited_in_the_queue_is_not_taken_for_skew() -> None:
+    clocks = ClockOffsets()
+    assert clocks.observe("pc1", T0, T0 + 3.0) == 0.0  # waited 3 s behind a backlog
+    assert clocks.observe("pc1", T0 + 5, T0 + 5.002) == 0.0
+    assert clocks.observe("pc1", T0 + 10, T0 + 10.002) == 0.0

@@ -58,8 +58,6 @@ def test_sessions_of_nodes_with_skewed_clocks_are_stored_on_the_hub_clock(sqlite
     assert "node ahead: its clock is 600" in log and "node behind: its clock is 600" in log
 
 
-@pytest.mark.xfail(strict=True, reason="the first report of a node that waits in the hub's receive queue "
-                   "for more than 0.5 s is taken for clock skew: its sessions are stored that much later")
 def test_a_first_report_delayed_in_the_hubs_queue_is_not_taken_for_clock_skew(sqlite_mesh: Mesh) -> None:
     mesh = sqlite_mesh
     mesh.watch_file.write_text("anything\n")
