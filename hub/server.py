@@ -147,16 +147,19 @@ class Hub:
         self._stop.set()
 
     def run(self) -> bool:
-        """Serve until stopped; False when the hub had to stop because of a fault."""
+        """Serve until stopped; False when the hub stopped because of a fault, or stopped with
+        session updates it could not store (the nodes send them again, but it is worth a code)."""
         self._writer.start()
         self._watcher.start()
         log.info("hub listening: config %s, reports %s; watch list %s: %d labels, digest %s",
                  self.options.config_endpoint, self.options.report_endpoint,
                  self.options.watch_file, len(self._config.watch), self._config.digest)
+        served = False
         try:
-            return self._loop()
+            served = self._loop()
         finally:
-            self._shutdown()
+            stored = self._shutdown()
+        return served and stored
 
     def _loop(self) -> bool:
         """Serve until asked to stop (True) or until the writer is gone (False)."""
@@ -188,7 +191,8 @@ class Hub:
                 next_summary = now + SUMMARY_SECONDS
         return True
 
-    def _shutdown(self) -> None:
+    def _shutdown(self) -> bool:
+        """Stop every thread; True when everything received was stored."""
         self._log_summary("since the last summary")
         self._watcher.stop()
         self._writer.stop(STOP_FLUSH_SECONDS)
@@ -197,9 +201,10 @@ class Hub:
         if self._writer.is_alive():
             # Stuck in a database call: its socket stays open, so term() would wait for ever.
             log.error("the database did not answer within %.0f s; stopping without it", STOP_FLUSH_SECONDS)
-            return
+            return False
         self._ctx.term()
         log.info("hub stopped")
+        return self._writer.unstored == 0
 
     def _close_sockets(self) -> None:
         for sock in self._sockets:

@@ -95,6 +95,7 @@ class Writer(threading.Thread):
         # nodes' sends fail fast; their next report carries the same state, so nothing is lost.
         self.inbox: queue.Queue[list[Received] | None] = queue.Queue(INBOX_LIMIT)
         self.stats = WriterStats()
+        self.unstored = 0  # session updates given up on at stop
         self._storage = storage
         self._ack_sink = ack_sink
         self._flush_rows = flush_rows
@@ -127,8 +128,9 @@ class Writer(threading.Thread):
             if self._stopping and (not self._pending.reports or now >= self._stop_deadline):
                 break
         if self._pending.reports:
+            self.unstored = len(self._pending.sessions)
             log.error("stopping with %d session updates not stored: the database did not accept them",
-                      len(self._pending.sessions))
+                      self.unstored)
         self._storage.close()
         self._ack_sink.close()
 

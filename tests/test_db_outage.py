@@ -162,3 +162,17 @@ def test_a_second_stop_signal_exits_at_once_while_the_database_is_down(
     # It did not wait for the writer to give up on the database, which happens after STOP_FLUSH_SECONDS.
     assert WRITER_GAVE_UP not in log, log[-2000:]
     print(f"second stop signal to exit: {exiting_took:.3f} s")
+
+
+@pytest.mark.timeout(120)
+def test_a_hub_stopped_while_the_database_is_down_says_so_in_its_exit_code(
+        mesh: Mesh, own_server: ThrowawayMariaDB) -> None:
+    hub = mesh.start_hub()
+    own_server.stop()
+    send_reports(mesh, big_reports(1, 5, "lost"))
+    hub.wait_log("database unavailable", 30)
+    code = hub.stop(timeout=STOP_FLUSH_SECONDS + 30)
+    # The updates are not lost for good (the nodes still hold them), but a service manager and a
+    # person reading the exit code must learn that this stop left work undone.
+    assert code == 1
+    assert WRITER_GAVE_UP in hub.log()
