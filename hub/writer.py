@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
 from common.protocol import MAX_ACK_SEQS, Report
+from hub.isolate import store_acceptable_rows
 from hub.storage import NodeRow, SessionRow, Storage, StorageError, StorageUnavailable
 
 log = logging.getLogger("procmesh.hub.writer")
@@ -25,6 +26,9 @@ RETRY_MAX = 30.0
 STATS_EVERY = 60.0
 INBOX_LIMIT = 200  # batches of up to one poll's worth of reports each
 OUTAGE_LOG_EVERY = 60.0
+# A batch refused this many times in a row is searched for the rows the database will not take.
+REFUSALS_BEFORE_ISOLATING = 3
+REFUSED_ROWS_LOGGED = 10
 
 
 class Received(NamedTuple):
@@ -75,6 +79,7 @@ class WriterStats:
     reports: int = 0
     rows: int = 0
     failures: int = 0
+    refused: int = 0
 
 
 class AckSink(Protocol):
@@ -104,6 +109,7 @@ class Writer(threading.Thread):
         self._retry_at = 0.0
         self._retry_delay = RETRY_FIRST
         self._outage_logged: float | None = None
+        self._refusals = 0
         self._stopping = False
         self._stop_deadline = 0.0
 
@@ -169,14 +175,42 @@ class Writer(threading.Thread):
         pending = self._pending
         try:
             self._storage.write(list(pending.sessions.values()), list(pending.nodes.values()))
-        except StorageError as exc:
+        except StorageUnavailable as exc:
             self._retry_later(now, exc)
             return
         except Exception as exc:  # noqa: BLE001 - a driver surprise must not kill the only writer
-            # Keep the data and retry like an outage: losing the thread would stall the hub.
-            log.exception("unexpected error while writing to the database")
-            self._retry_later(now, StorageError(f"unexpected {type(exc).__name__}: {exc}"))
-            return
+            if not isinstance(exc, StorageError):
+                if not self._refusals:  # once, not at every retry
+                    log.exception("unexpected error while writing to the database")
+                exc = StorageError(f"unexpected {type(exc).__name__}: {exc}")
+            if not self._isolate_refused_rows():
+                self._retry_later(now, exc)
+                return
+        self._committed(pending)
+
+    def _isolate_refused_rows(self) -> bool:
+        """After repeated refusals, store what the database accepts and drop what it refuses;
+        True when that settled the batch."""
+        self._refusals += 1
+        if self._refusals < REFUSALS_BEFORE_ISOLATING:
+            return False
+        pending = self._pending
+        try:
+            refused = store_acceptable_rows(self._storage, list(pending.sessions.values()),
+                                            list(pending.nodes.values()))
+        except StorageUnavailable:
+            return False
+        if refused is None:
+            return False
+        self.stats.refused += len(refused)
+        for item in refused[:REFUSED_ROWS_LOGGED]:
+            log.error("the database refuses this row, which is dropped: %s (%s)", item.row, item.reason)
+        if len(refused) > REFUSED_ROWS_LOGGED:
+            log.error("... and %d more refused rows dropped", len(refused) - REFUSED_ROWS_LOGGED)
+        return True
+
+    def _committed(self, pending: _Pending) -> None:
+        self._refusals = 0
         if self._outage_logged is not None:
             log.warning("database writes work again; stored %d pending session updates",
                         len(pending.sessions))

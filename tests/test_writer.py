@@ -14,7 +14,7 @@ from common.protocol import Report, SessionState
 from hub.storage import SessionRow, Storage, open_storage, parse_db_url
 from hub.storage.sqlite import SQLiteStorage
 from hub.storage.timefmt import from_text
-from hub.writer import AckSink, Received, Writer
+from hub.writer import REFUSALS_BEFORE_ISOLATING, AckSink, Received, Writer
 from tests.conftest import storage_with_schema
 from tests.waiting import wait_for
 
@@ -285,3 +285,38 @@ def test_reports_repeated_during_a_lock_are_held_as_one_row_per_session(
     assert sink.acks == [{ALICE: list(range(1, 51))}]
     assert {sid: row.end for sid, row in stored_rows(db_path).items()} == {sid: T0 + 50 for sid in sids}
     assert (writer.stats.reports, writer.stats.rows) == (50, 5)
+
+
+# --- rows the database refuses ------------------------------------------------------------------
+
+UNENCODABLE = "bad\udc80label"  # a lone surrogate: no database driver can encode it
+
+
+def test_a_row_the_database_refuses_is_dropped_and_the_rest_stored(
+        start_writer, store, sink, db_path, caplog) -> None:
+    good = [new_sid(T0) for _ in range(5)]
+    bad = new_sid(T0)
+    writer = start_writer(store, sink)
+    writer.submit(batch(report(1, *(session(sid, T0 + 60) for sid in good)),
+                        report(2, session(bad, T0 + 60, label=UNENCODABLE), node=BOB)))
+    wait_for(lambda: sink.acks, timeout=15, message="the ack once the refused row is isolated")
+    assert set(stored_rows(db_path)) == set(good)
+    assert writer.stats.refused == 1
+    assert sink.acks == [{ALICE: [1], BOB: [2]}]
+    refusals = [r.getMessage() for r in caplog.records if "refuses this row" in r.getMessage()]
+    assert len(refusals) == 1 and "bad" in refusals[0]
+
+
+def test_a_database_that_refuses_every_row_loses_none_of_them(start_writer, store, sink, db_path) -> None:
+    # The database itself refuses every write (as a revoked INSERT grant would): nothing it stores
+    # tells good rows from bad, so nothing may be thrown away.
+    with closing(sqlite3.connect(db_path)) as conn, conn:
+        for table in ("records", "nodes"):
+            conn.execute(f"CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} "
+                         "BEGIN SELECT RAISE(ABORT, 'writes are refused'); END")
+    writer = start_writer(store, sink)
+    writer.submit(batch(report(1, session(new_sid(T0), T0 + 60), session(new_sid(T0), T0 + 60))))
+    wait_for(lambda: writer.stats.failures >= REFUSALS_BEFORE_ISOLATING + 1, timeout=15,
+             message="retries past the isolation attempt")
+    assert (writer.stats.refused, sink.acks, stored_rows(db_path)) == (0, [], {})
+    assert len(writer._pending.sessions) == 2
