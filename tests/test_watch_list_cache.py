@@ -1,9 +1,6 @@
 """A node started while the hub is down watches with the list its previous run got from the hub."""
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Iterator
-
 import psutil
 import pytest
 
@@ -15,20 +12,14 @@ from tests.waiting import wait_for
 pytestmark = pytest.mark.timeout(90)
 
 
-@pytest.fixture
-def mesh(tmp_path: Path, sqlite_url: str) -> Iterator[Mesh]:
-    m = Mesh(tmp_path, sqlite_url)
-    yield m
-    m.close()
-
-
 def first_start(mesh: Mesh, label: str) -> float | None:
     with open_storage(mesh.db_url) as storage:
         rows = storage.usage(None, None, ["process"])
     return next((row.first for row in rows if row.key == (label,)), None)
 
 
-def test_usage_while_the_hub_is_down_is_recorded_with_the_cached_list(mesh: Mesh, fake_app) -> None:
+def test_usage_while_the_hub_is_down_is_recorded_with_the_cached_list(sqlite_mesh: Mesh, fake_app) -> None:
+    mesh = sqlite_mesh
     label = unique_name()
     mesh.watch_file.write_text(f"{label}\n")
     hub = mesh.start_hub()
