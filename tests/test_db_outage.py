@@ -20,7 +20,7 @@ from tests.conftest import new_database
 from tests.dbrows import last_seen, stored_sessions
 from tests.hublog import summaries, timed_lines
 from tests.mariadb_server import ThrowawayMariaDB, throwaway_mariadb
-from tests.processes import Mesh
+from tests.processes import Mesh, Running
 from tests.simnodes import ALWAYS, BLINK, differences, start_sim
 from tests.waiting import wait_for
 
@@ -141,13 +141,18 @@ def test_sigterm_stores_everything_received_before_exiting(mesh: Mesh) -> None:
     print(f"SIGTERM to exit with 20,000 sessions pending: {stopping_took:.2f} s")
 
 
-@pytest.mark.timeout(120)
-def test_a_second_stop_signal_exits_at_once_while_the_database_is_down(
-        mesh: Mesh, own_server: ThrowawayMariaDB) -> None:
+def hub_holding_work_with_the_database_down(mesh: Mesh, own_server: ThrowawayMariaDB) -> Running:
     hub = mesh.start_hub()
     own_server.stop()
     send_reports(mesh, big_reports(1, 5, "stuck"))
     hub.wait_log("database unavailable", 30)
+    return hub
+
+
+@pytest.mark.timeout(120)
+def test_a_second_stop_signal_exits_at_once_while_the_database_is_down(
+        mesh: Mesh, own_server: ThrowawayMariaDB) -> None:
+    hub = hub_holding_work_with_the_database_down(mesh, own_server)
     hub.proc.send_signal(signal.SIGTERM)
     hub.wait_log("received SIGTERM")
     # The writer retries the stopped database for up to STOP_FLUSH_SECONDS; a person who presses
@@ -167,10 +172,7 @@ def test_a_second_stop_signal_exits_at_once_while_the_database_is_down(
 @pytest.mark.timeout(120)
 def test_a_hub_stopped_while_the_database_is_down_says_so_in_its_exit_code(
         mesh: Mesh, own_server: ThrowawayMariaDB) -> None:
-    hub = mesh.start_hub()
-    own_server.stop()
-    send_reports(mesh, big_reports(1, 5, "lost"))
-    hub.wait_log("database unavailable", 30)
+    hub = hub_holding_work_with_the_database_down(mesh, own_server)
     code = hub.stop(timeout=STOP_FLUSH_SECONDS + 30)
     # The updates are not lost for good (the nodes still hold them), but a service manager and a
     # person reading the exit code must learn that this stop left work undone.
