@@ -65,11 +65,18 @@ def chunks(sessions: Sequence[SessionState], size: int = SESSIONS_PER_REPORT) ->
         yield sessions[i:i + size]
 
 
+# libzmq waits the current interval plus a random part of the first one, doubling the interval after
+# each failed attempt up to the maximum: so a node retries at least every 6 + 3 = 9 s, however long
+# the hub was away, and a lab's nodes come back within 10 s of the hub.
+RECONNECT_FIRST_MS = (1000, 3000)
+RECONNECT_MAX_MS = 6000
+
+
 def _tune(sock: zmq.Socket) -> None:
     # Randomised reconnects spread a whole lab's reconnects after a hub restart; heartbeats notice a
     # frozen hub that TCP alone would not.
-    sock.setsockopt(zmq.RECONNECT_IVL, random.randint(1000, 5000))
-    sock.setsockopt(zmq.RECONNECT_IVL_MAX, 60_000)
+    sock.setsockopt(zmq.RECONNECT_IVL, random.randint(*RECONNECT_FIRST_MS))
+    sock.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_MAX_MS)
     sock.setsockopt(zmq.HEARTBEAT_IVL, 10_000)
     sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 30_000)
     sock.setsockopt(zmq.TCP_KEEPALIVE, 1)

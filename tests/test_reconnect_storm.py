@@ -68,10 +68,13 @@ def test_node_sockets_reconnect_after_different_delays() -> None:
         for sock in sockets:
             _tune(sock)
         intervals = [sock.getsockopt(zmq.RECONNECT_IVL) for sock in sockets]
-        assert all(1000 <= ivl <= 5000 for ivl in intervals), intervals
-        # Twenty sockets drawing the same delay from 4,001 is a broken randomisation, not bad luck.
+        assert all(1000 <= ivl <= 3000 for ivl in intervals), intervals
+        # Twenty sockets drawing the same delay from 2,001 is a broken randomisation, not bad luck.
         assert len(set(intervals)) > 1
-        assert {sock.getsockopt(zmq.RECONNECT_IVL_MAX) for sock in sockets} == {60_000}
+        # libzmq's longest wait is the maximum plus a random part of the first interval: it must
+        # stay under the 10 s in which a lab is to be back after a hub restart of any length.
+        longest = max(sock.getsockopt(zmq.RECONNECT_IVL_MAX) + ivl for sock, ivl in zip(sockets, intervals))
+        assert longest < 10_000
     finally:
         for sock in sockets:
             sock.close(linger=0)
