@@ -12,6 +12,7 @@ from common.logs import LOG_OPTIONS, setup_logging
 from common.settings import (Option, SettingsError, add_options, non_negative_seconds,
                              positive_seconds, resolve, settings_file)
 from common.watchlist import WatchEntry, WatchListError, load_watchlist
+from hub.limits import raise_open_files_limit
 from hub.sample import SAMPLE_WATCHLIST
 from hub.server import BindError, Hub, HubOptions
 from hub.storage import Storage, StorageError, open_storage, parse_db_url
@@ -105,10 +106,13 @@ def _load_or_create_watch_list(path: Path) -> list[WatchEntry]:
 def cmd_run(_parsed: argparse.Namespace, settings: dict) -> int:
     watch_file = Path(settings["watch"])
     watch = _load_or_create_watch_list(watch_file)
+    capacity = raise_open_files_limit()
+    if capacity is not None:
+        log.info("the open-files limit leaves room for about %d nodes (two connections each)", capacity)
     storage = _open_db(settings)
     try:
         hub = Hub(HubOptions(settings["config_endpoint"], settings["report_endpoint"],
-                             settings["interval"], settings["grace"], watch_file), storage, watch)
+                             settings["interval"], settings["grace"], watch_file, capacity), storage, watch)
     except BindError:
         storage.close()
         raise

@@ -22,6 +22,7 @@ import zmq
 from common.protocol import (MAX_FRAME_BYTES, Config, ProtocolError, ack_frame, config_frame,
                              decode_report, make_config)
 from common.watchlist import WatchEntry
+from hub.limits import near_capacity
 from hub.storage import Storage
 from hub.watcher import WatchFileWatcher
 from hub.writer import Received, Writer
@@ -44,6 +45,8 @@ class HubOptions:
     interval: float
     grace: float
     watch_file: Path
+    # Nodes the open-files limit leaves room for (hub.limits); None: no known limit.
+    node_capacity: int | None = None
 
 
 class BindError(RuntimeError):
@@ -261,5 +264,9 @@ class Hub:
         drops = ", ".join(f"{reason} {n}" for reason, n in sorted(self._drops.items())) or "none"
         log.info("last minute: %d reports received from %d nodes; malformed frames dropped: %s",
                  self._received, len(self._nodes_seen), drops)
+        if near_capacity(len(self._nodes_seen), self.options.node_capacity):
+            log.warning("%d nodes connected: the open-files limit leaves room for about %d; raise it "
+                        "(ulimit -n, or LimitNOFILE= for a systemd service) before more nodes are turned away",
+                        len(self._nodes_seen), self.options.node_capacity)
         self._received = 0
         self._drops.clear()
