@@ -449,7 +449,7 @@ def test_mariadb_connection_killed_in_the_middle_of_a_write(
 def waiting_update(admin: pymysql.connections.Connection, connection_id: int) -> bool:
     with admin.cursor() as cursor:
         cursor.execute("SELECT INFO FROM information_schema.PROCESSLIST WHERE ID = %s", (connection_id,))
-        return any((info or "").startswith("UPDATE records") for (info,) in cursor.fetchall())
+        return any((info or "").startswith("UPDATE ") and "records" in info for (info,) in cursor.fetchall())
 
 
 def free_port() -> int:

@@ -14,7 +14,7 @@ from .base import (KNOWN_SIDS_CAPACITY, NODE_COLUMNS, SESSION_COLUMNS, Dialect, 
                    NodeRow, SessionRow,
                    Storage, StorageError, StorageUnavailable, coalesce_sessions, node_values, session_values)
 from .dburl import DatabaseURL
-from .timefmt import from_datetime, to_datetime
+from .timefmt import from_datetime, to_datetime, to_text
 
 # Identical, statement by statement, to records.sql at the top of the repository (a test checks it):
 # the hub is installed as a package, so it cannot read that file at run time.
@@ -225,13 +225,22 @@ def _stored_sids(cursor: Cursor, sids: Sequence[bytes]) -> set[bytes]:
 
 
 def _update_ends(cursor: Cursor, rows: Sequence[SessionRow]) -> int:
-    """Raise each row's endTime to the reported end, many rows per statement; return rows matched."""
+    """Raise each row's endTime to the reported end, many rows per statement; return rows matched.
+
+    The reported ends come as a derived table joined on the unique sid: one index lookup per row,
+    where the former UPDATE ... CASE compared each row with every WHEN (measured: 40,000 against
+    28,000 rows/s for 2,000 known sessions a transaction). Its values are written into the
+    statement as literals, a session id as hex and a time as text this module formats, which skips
+    PyMySQL's escaping of every value; nothing a node chose goes into the statement this way.
+    """
     matched = 0
     for chunk in _chunks(rows):
-        cases = " ".join(["WHEN %s THEN %s"] * len(chunk))
-        params: list[Any] = [value for row in chunk for value in (row.sid, to_datetime(row.end))]
-        params += [row.sid for row in chunk]
+        first, *rest = chunk
+        reported = (f"SELECT 0x{first.sid.hex()} AS sid, CAST('{to_text(first.end)}' AS DATETIME(3)) AS newEnd"
+                    + "".join(f" UNION ALL SELECT 0x{row.sid.hex()}, '{to_text(row.end)}'" for row in rest))
+        # STRAIGHT_JOIN: read the reported rows first and look each up by sid, whatever the
+        # optimizer guesses about the size of a derived table.
         matched += cursor.execute(
-            f"UPDATE records SET endTime = GREATEST(endTime, CAST(CASE sid {cases} END AS DATETIME(3))) "
-            f"WHERE sid IN ({_marks(len(chunk))})", params)
+            f"UPDATE ({reported}) AS reported STRAIGHT_JOIN records ON records.sid = reported.sid "
+            "SET records.endTime = GREATEST(records.endTime, reported.newEnd)")
     return matched
