@@ -100,10 +100,18 @@ def wait_for_config(endpoint: str, timeout: float, proc: subprocess.Popen[bytes]
         sub.close()
 
 
+def as_a_node(sock: zmq.Socket) -> None:
+    """The options of a real node's sockets (node/agent.py) that the hub sees: it pings every 10 s."""
+    sock.setsockopt(zmq.HEARTBEAT_IVL, 10_000)
+    sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 30_000)
+    sock.setsockopt(zmq.TCP_KEEPALIVE, 1)
+
+
 def mariadb_connect(url: str, **options: object) -> pymysql.connections.Connection:
     target = parse_db_url(url)
-    return pymysql.connect(host=target.host, port=target.port, user=target.user, password=target.password or "",
-                           database=target.database, autocommit=False, **options)
+    settings: dict[str, object] = dict(host=target.host, port=target.port, user=target.user,
+                                       password=target.password or "", database=target.database, autocommit=False)
+    return pymysql.connect(**{**settings, **options})
 
 
 class ScratchMariaDB:

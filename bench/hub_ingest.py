@@ -28,8 +28,8 @@ from pathlib import Path
 import psutil
 import zmq
 
-from harness import (DEFAULT_MARIADB, CpuMeter, ScratchMariaDB, Subscribers, mariadb_connect,
-                     percentile, start_hub)
+from harness import (DEFAULT_MARIADB, CpuMeter, ScratchMariaDB, Subscribers, as_a_node,
+                     mariadb_connect, percentile, start_hub)
 from common.ids import new_sid
 from common.protocol import (ACK_PREFIX, CONFIG_TOPIC, Report, SessionState, ack_topic, decode_hub_frame,
                              encode_report)
@@ -45,12 +45,6 @@ class SenderResult:
     latencies: list[float]
     connect_seconds: float     # until every SUB held the watch list
     unconfigured: int          # SUBs that got no watch list within the connect deadline
-
-
-def as_a_node(sock: zmq.Socket) -> None:
-    # Real nodes ping the hub every 10 s (node/agent.py); the hub answers every ping.
-    sock.setsockopt(zmq.HEARTBEAT_IVL, 10_000)
-    sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 30_000)
 
 
 def sender(index: int, node_ids: list[str], sessions: int, args: argparse.Namespace,
