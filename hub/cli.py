@@ -106,9 +106,8 @@ def _load_or_create_watch_list(path: Path) -> list[WatchEntry]:
 def cmd_run(_parsed: argparse.Namespace, settings: dict) -> int:
     watch_file = Path(settings["watch"])
     watch = _load_or_create_watch_list(watch_file)
+    # Before the sockets accept anyone; logged only once nothing can fail with a one-line error.
     capacity = raise_open_files_limit()
-    if capacity is not None:
-        log.info("the open-files limit leaves room for about %d nodes (two connections each)", capacity)
     storage = _open_db(settings)
     try:
         hub = Hub(HubOptions(settings["config_endpoint"], settings["report_endpoint"],
@@ -117,6 +116,8 @@ def cmd_run(_parsed: argparse.Namespace, settings: dict) -> int:
         storage.close()
         raise
     log.info("database: %s", parse_db_url(settings["db"]).redacted())
+    if capacity is not None:
+        log.info("the open-files limit leaves room for about %d nodes (two connections each)", capacity)
     hub.install_signal_handlers()
     return 0 if hub.run() else 1
 
