@@ -148,6 +148,9 @@ class Dialect:
     sum_seconds: str                         # SUM of the seconds from {lo} to {hi}
     to_db_time: Callable[[float], Any]
     from_db_time: Callable[[Any], float]
+    # Written after "FROM records" when a report has a start: read the sessions ending after it
+    # through the endTime index (see the MariaDB backend for why a hint is needed).
+    since_hint: str = ""
 
 
 def group_columns(by: Sequence[str]) -> list[str]:
@@ -182,9 +185,10 @@ def usage_query(dialect: Dialect, since: float | None, until: float | None,
     template_order = re.findall(r"\{(lo|hi)\}", dialect.sum_seconds)
     params = [value for name in template_order for value in clip_params[name]]
     seconds = dialect.sum_seconds.format(**clipped)
+    hint = f" {dialect.since_hint}" if since is not None and dialect.since_hint else ""
     sql = (f"SELECT {keys + ', ' if keys else ''}COUNT(*), "
            f"{seconds} AS seconds, MIN(startTime), MAX(endTime) "
-           "FROM records")
+           f"FROM records{hint}")
     if conditions:
         sql += " WHERE " + " AND ".join(conditions)
     if keys:

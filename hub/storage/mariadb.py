@@ -72,7 +72,11 @@ UPSERT_NODES = (
 DIALECT = Dialect(
     placeholder="%s", greatest="GREATEST", least="LEAST",
     sum_seconds="SUM(TIMESTAMPDIFF(MICROSECOND, {lo}, {hi})) / 1000000",
-    to_db_time=to_datetime, from_db_time=from_datetime)
+    to_db_time=to_datetime, from_db_time=from_datetime,
+    # Left alone, the optimizer may walk a whole (process, startTime) index for its GROUP BY
+    # order and fetch every row of the table: on a year of 5 million sessions, `report --since
+    # 30d --by process` then ran for minutes instead of 2 s (bench/report_growth.py).
+    since_hint="FORCE INDEX (records_endTime)")
 
 CONNECT_TIMEOUT = 5
 # A frozen server or a pulled cable must not block the writer forever; generous for big reports.
