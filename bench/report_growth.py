@@ -1,7 +1,7 @@
 """Report growth benchmark: a year of sessions from 1,000 nodes in MariaDB, then the real report CLI.
 
 Creates the hub's tables with ``procmesh-hub init-db``, generates ``--rows`` sessions (default
-5,000,000) for ``--nodes`` lab computers over ``--days`` days ending now (day by day, so ids and
+5,000,000) for ``--nodes`` nodes over ``--days`` days ending now (day by day, so ids and
 session ids grow with time as the hub stores them), loads them with LOAD DATA LOCAL INFILE, then
 times ``procmesh-hub report`` as a subprocess (Python start-up included) for each grouping, and
 prints the EXPLAIN of the query behind ``--since 7d``.
@@ -35,7 +35,7 @@ LABELS = ["chrome", "firefox", "msedge", "Office", "vscode", "jetbrains", "Adobe
           "teams", "zoom", "vlc", "7zip", "notepad++", "python", "jupyter"]
 # Zipf-like: the browser and the office suite dominate, the long tail is seldom used.
 WEIGHTS = [1 / (rank + 1) for rank in range(len(LABELS))]
-STUDENTS = 5000
+USERS_PER_COMPUTER = 4
 CHUNK_ROWS = 500_000
 REPORTS = (["--since", "7d"], ["--since", "7d", "--by", "process"], ["--since", "7d", "--by", "user"],
            ["--since", "7d", "--by", "computer"], ["--since", "30d", "--by", "process"],
@@ -43,7 +43,10 @@ REPORTS = (["--since", "7d"], ["--since", "7d", "--by", "process"], ["--since", 
 
 
 def sessions(nodes: int, days: int, rows: int, seed: int = 5) -> Iterator[str]:
-    """Tab-separated lines for LOAD DATA, day by day, each day's sessions in start order."""
+    """Tab-separated lines for LOAD DATA, day by day, each day's sessions in start order.
+
+    A node is one user on one computer: USERS_PER_COMPUTER users share each lab computer.
+    """
     rng = random.Random(seed)
     now = time.time()
     first_day = now - days * 86_400
@@ -54,14 +57,14 @@ def sessions(nodes: int, days: int, rows: int, seed: int = 5) -> Iterator[str]:
         midnight = first_day + day * 86_400
         day_rows = []
         for _ in range(count):
-            pc = rng.randrange(nodes)
+            node = rng.randrange(nodes)
             start = min(now - 60, midnight + rng.uniform(7, 21) * 3600)
             end = min(now, start + min(rng.expovariate(1 / 1800), 8 * 3600) + 5)
-            day_rows.append((start, end, pc, rng.randrange(STUDENTS), rng.choices(LABELS, WEIGHTS)[0]))
+            day_rows.append((start, end, node, rng.choices(LABELS, WEIGHTS)[0]))
         day_rows.sort()
-        for start, end, pc, student, label in day_rows:
-            computer = f"lab-pc{pc:04d}"
-            user = f"s{student:05d}"
+        for start, end, node, label in day_rows:
+            pc = node // USERS_PER_COMPUTER
+            computer, user = f"lab-pc{pc:04d}", f"u{node:05d}"
             yield (f"10.{pc // 250}.{pc % 250}.10\t{user}\t{computer}\t{label}\t{to_text(start)}\t"
                    f"{to_text(end)}\t{new_sid(start).hex()}\t{computer}/{user}\n")
         made += count
@@ -152,7 +155,7 @@ def main() -> None:
         folder = Path(tmp)
         subprocess.run([sys.executable, "-m", "hub", "init-db", "--db", url], cwd=folder, env=bench_env(folder),
                        check=True, capture_output=True)
-        print(f"== report growth: {args.nodes} computers, {args.days} days")
+        print(f"== report growth: {args.nodes} nodes ({USERS_PER_COMPUTER} users on each computer), {args.days} days")
         if count_rows(url) == 0:
             t0 = time.perf_counter()
             loaded = load(url, sessions(args.nodes, args.days, args.rows), folder)
