@@ -19,6 +19,7 @@ import pytest
 from common.ids import new_sid
 from hub.storage import (DatabaseURL, NodeRow, NodeStatus, SessionRow, Storage, StorageError,
                          StorageUnavailable, UsageRow, open_storage, parse_db_url)
+from hub.storage.base import usage_query
 from hub.storage.mariadb import SCHEMA_SQL, MariaDBStorage, connect_kwargs, split_sql
 from hub.storage.sqlite import SQLiteStorage
 from hub.storage.timefmt import from_datetime, from_text
@@ -274,6 +275,13 @@ def test_usage_counts_only_the_part_inside_the_window(storage: Storage) -> None:
     ]
     assert [u.seconds for u in storage.usage(T0 + 40, None, ["process"])][:2] == [60.0, 20.0]
     assert [u.seconds for u in storage.usage(None, T0 + 10, ["process"])] == [60.0, 10.0]
+
+
+def test_reports_with_a_start_read_sessions_through_the_endTime_index(storage: Storage, storage_url: str) -> None:
+    # A grouping index would give the GROUP BY order for free but read every row of a big table.
+    sql, params = usage_query(storage.dialect, T0, None, ["process"])
+    explain = "EXPLAIN " if is_mariadb(storage_url) else "EXPLAIN QUERY PLAN "
+    assert "records_endTime" in str(raw_sql(storage_url, explain + sql, tuple(params)))
 
 
 def test_usage_of_nothing_is_empty(storage: Storage) -> None:
