@@ -313,6 +313,17 @@ def test_nodes_keep_first_seen_and_advance_last_seen(storage: Storage) -> None:
     assert storage.nodes()[1].last_seen == T0 + 60
 
 
+def test_an_unchanged_node_advances_last_seen_and_a_deleted_one_comes_back(storage: Storage,
+                                                                          storage_url: str) -> None:
+    storage.write([], [node(T0)])
+    storage.write([], [node(T0 + 5)])           # unchanged but for the time
+    storage.write([], [node(T0 + 4)])           # late: last seen never goes back
+    assert [(n.first_seen, n.last_seen) for n in storage.nodes()] == [(T0, T0 + 5)]
+    raw_sql(storage_url, "DELETE FROM nodes")   # an administrator's purge
+    storage.write([], [node(T0 + 10)])
+    assert [(n.first_seen, n.last_seen) for n in storage.nodes()] == [(T0 + 10, T0 + 10)]
+
+
 def test_sessions_and_nodes_are_written_in_one_transaction(storage: Storage, storage_url: str) -> None:
     row = session()
     with pytest.raises(StorageError):

@@ -10,7 +10,7 @@ from pymysql.connections import Connection
 from pymysql.constants import CLIENT
 from pymysql.cursors import Cursor
 
-from .base import (KNOWN_SIDS_CAPACITY, NODE_COLUMNS, SESSION_COLUMNS, Dialect, KnownSids,
+from .base import (KNOWN_NODES_CAPACITY, KNOWN_SIDS_CAPACITY, NODE_COLUMNS, SESSION_COLUMNS, Dialect, KnownKeys,
                    NodeRow, SessionRow,
                    Storage, StorageError, StorageUnavailable, coalesce_sessions, node_values, session_values)
 from .dburl import DatabaseURL
@@ -111,14 +111,16 @@ class MariaDBStorage(Storage):
     """
     InnoDB's INSERT ... ON DUPLICATE KEY UPDATE uses up an auto-increment value even for a row it only
     updates, so `id` would grow by one per report per session. Sessions known to be stored are
-    therefore updated with a plain UPDATE, and only new ones are inserted.
+    therefore updated with a plain UPDATE, and only new ones are inserted. Likewise a node whose row
+    this hub wrote as it is now only needs its last-seen time raised.
     """
 
     dialect = DIALECT
 
     def __init__(self, url: DatabaseURL, known_capacity: int = KNOWN_SIDS_CAPACITY) -> None:
         self._url = url
-        self._known = KnownSids(known_capacity)
+        self._known = KnownKeys(known_capacity)
+        self._known_nodes = KnownKeys(KNOWN_NODES_CAPACITY)
         self._conn: Connection | None = self._connect()
 
     def ensure_schema(self) -> None:
@@ -136,9 +138,10 @@ class MariaDBStorage(Storage):
             return
         with self._transaction("write to") as cursor:
             self._write_sessions(cursor, rows)
-            cursor.executemany(UPSERT_NODES, [node_values(DIALECT, row) for row in nodes])
+            self._write_nodes(cursor, nodes)
         # Only after COMMIT: a rolled-back insert must be inserted again next time.
         self._known.remember(row.sid for row in rows)
+        self._known_nodes.remember(_node_state(row) for row in nodes)
 
     def close(self) -> None:
         if self._conn is not None and self._conn.open:
@@ -154,6 +157,15 @@ class MariaDBStorage(Storage):
             present = _stored_sids(cursor, [row.sid for row in updates])
             inserts += [row for row in updates if row.sid not in present]
         cursor.executemany(INSERT_SESSIONS, [session_values(DIALECT, row) for row in inserts])
+
+    def _write_nodes(self, cursor: Cursor, nodes: Sequence[NodeRow]) -> None:
+        # Measured, 400 unchanged nodes a transaction: 16-20 ms as upserts (10 ms of it PyMySQL escaping
+        # 10 values a node), 11 ms as this UPDATE (2.4 ms in PyMySQL).
+        unchanged = [row for row in nodes if _node_state(row) in self._known_nodes]
+        if _raise_last_seen(cursor, unchanged) < len(unchanged):
+            unchanged = []   # rows deleted behind the hub's back: write them all again
+        upserts = [row for row in nodes if _node_state(row) not in self._known_nodes] if unchanged else nodes
+        cursor.executemany(UPSERT_NODES, [node_values(DIALECT, row) for row in upserts])
 
     def _fetchall(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         with self._transaction("read from") as cursor:
@@ -226,6 +238,24 @@ def _stored_sids(cursor: Cursor, sids: Sequence[bytes]) -> set[bytes]:
         cursor.execute(f"SELECT sid FROM records WHERE sid IN ({_marks(len(chunk))})", chunk)
         stored.update(sid for (sid,) in cursor.fetchall())
     return stored
+
+
+def _node_state(row: NodeRow) -> tuple[Any, ...]:
+    """Everything of a node's row but its last-seen time."""
+    return (row.node, row.computer, row.user, row.client_ip, row.platform, row.agent, row.cfg, row.online)
+
+
+def _raise_last_seen(cursor: Cursor, rows: Sequence[NodeRow]) -> int:
+    """Raise each node's lastSeen to the reported time, joined as _update_ends does; rows matched."""
+    matched = 0
+    for chunk in _chunks(rows):
+        reported = " UNION ALL ".join(["SELECT %s AS node, CAST(%s AS DATETIME(3)) AS seen"]
+                                      + ["SELECT %s, %s"] * (len(chunk) - 1))
+        matched += cursor.execute(
+            f"UPDATE ({reported}) AS reported STRAIGHT_JOIN nodes ON nodes.node = reported.node "
+            "SET nodes.lastSeen = GREATEST(nodes.lastSeen, reported.seen)",
+            [value for row in chunk for value in (row.node, to_text(row.seen))])
+    return matched
 
 
 def _update_ends(cursor: Cursor, rows: Sequence[SessionRow]) -> int:

@@ -6,7 +6,7 @@ import sqlite3
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
-from .base import (KNOWN_SIDS_CAPACITY, KnownSids, NODE_COLUMNS, SESSION_COLUMNS,
+from .base import (KNOWN_SIDS_CAPACITY, KnownKeys, NODE_COLUMNS, SESSION_COLUMNS,
                    Dialect, NodeRow, SessionRow, Storage, StorageError,
                    StorageUnavailable, node_values, session_values)
 from .timefmt import from_text, to_text
@@ -76,7 +76,7 @@ class SQLiteStorage(Storage):
                  known_capacity: int = KNOWN_SIDS_CAPACITY) -> None:
         """busy_timeout: seconds to wait for another process's lock before StorageUnavailable."""
         self._path = path
-        self._known = KnownSids(known_capacity)
+        self._known = KnownKeys(known_capacity)
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
             raise StorageError(f"cannot open SQLite database {path}: folder {folder} does not exist")
