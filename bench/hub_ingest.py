@@ -6,9 +6,15 @@ ack for (node, seq) means every report of that node up to seq is committed. In t
 batched upsert loop writes the same number of session rows to the same kind of database: the raw
 ceiling the hub is compared with.
 
-    python bench/hub_ingest.py                         # 2,000 nodes, paced, SQLite and MariaDB
+    python bench/hub_ingest.py                         # 10,000 nodes, paced, SQLite and MariaDB
     python bench/hub_ingest.py --mode flat --duration 20
+    python bench/hub_ingest.py --nodes 9950 --sockets 0 --senders 4 --backend mariadb
+                                                       # a socket pair per node: 19,900 connections
     python bench/hub_ingest.py --nodes 20 --duration 3 --backend sqlite   # smoke size (CI)
+
+By default the simulated nodes share 100 socket pairs per sender process: enough to load the hub
+and the database, cheap enough for two cores. ``--sockets 0`` gives every node its own PUSH and
+SUB, so the hub holds as many TCP connections (and as much memory for them) as real nodes cause.
 """
 from __future__ import annotations
 
@@ -297,7 +303,7 @@ def report(backend: str, hub: dict[str, float], raw: float, args: argparse.Names
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--nodes", type=int, default=2000)
+    parser.add_argument("--nodes", type=int, default=10_000)
     parser.add_argument("--sessions", type=int, default=5)
     parser.add_argument("--interval", type=float, default=5.0)
     parser.add_argument("--duration", type=float, default=30.0)
