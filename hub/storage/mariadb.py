@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, Iterator, Sequence
 
 import pymysql
+from pymysql import converters
 from pymysql.connections import Connection
-from pymysql.constants import CLIENT
+from pymysql.constants import CLIENT, FIELD_TYPE
 from pymysql.cursors import Cursor
 
 from .base import (KNOWN_NODES_CAPACITY, KNOWN_SIDS_CAPACITY, NODE_COLUMNS, SESSION_COLUMNS, Dialect, KnownKeys,
@@ -88,6 +90,18 @@ ROWS_PER_STATEMENT = 1000
 UNAVAILABLE_CODES = {1040, 1053, 1205, 1213, 1927, 2002, 2003, 2006, 2013, 2055, 4031}
 
 
+def _datetime(value: str) -> datetime | str:
+    """A DATETIME as the server sends it, parsed several times faster than PyMySQL's regex does:
+    a report of 20,000 rows has 40,000 of them."""
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return converters.convert_datetime(value)   # what PyMySQL makes of anything unusual
+
+
+CONVERSIONS = {**converters.conversions, FIELD_TYPE.DATETIME: _datetime}
+
+
 def connect_kwargs(url: DatabaseURL) -> dict[str, Any]:
     """PyMySQL connection arguments for url; also used by the tests' admin connections."""
     return dict(
@@ -98,7 +112,7 @@ def connect_kwargs(url: DatabaseURL) -> dict[str, Any]:
         # DATETIME has no time zone; UTC in the session keeps NOW() and friends consistent with it.
         init_command="SET time_zone = '+00:00'",
         # UPDATE then reports rows matched, not rows changed: how the writer notices deleted rows.
-        client_flag=CLIENT.FOUND_ROWS)
+        client_flag=CLIENT.FOUND_ROWS, conv=CONVERSIONS)
 
 
 def split_sql(text: str) -> list[str]:
