@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from datetime import datetime
 from typing import Callable, Sequence
 
@@ -21,7 +22,8 @@ def _local(ts: float) -> datetime:
 
 
 def _short(ts: float) -> str:
-    return _local(ts).strftime("%Y-%m-%d %H:%M:%S")
+    # time.localtime, not a datetime: a report can show tens of thousands of these.
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
 
 
 def duration(seconds: float) -> str:
