@@ -114,6 +114,26 @@ def mariadb_connect(url: str, **options: object) -> pymysql.connections.Connecti
     return pymysql.connect(**{**settings, **options})
 
 
+def create_database(server_url: str, name: str) -> str:
+    """Create database ``name`` on the server unless it exists; its URL."""
+    _admin(server_url, f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4")
+    return f"{server_url.rsplit('/', 1)[0]}/{name}"
+
+
+def drop_database(server_url: str, name: str) -> None:
+    _admin(server_url, f"DROP DATABASE IF EXISTS `{name}`")
+
+
+def _admin(server_url: str, statement: str) -> None:
+    # A database name cannot be a parameter; callers pass "procmesh_..." names of their own.
+    conn = mariadb_connect(server_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement)
+    finally:
+        conn.close()
+
+
 class ScratchMariaDB:
     """A throwaway database ``procmesh_bench_<hex>`` on the given server, dropped afterwards."""
 
@@ -121,18 +141,11 @@ class ScratchMariaDB:
         self.server_url = server_url
         self.name = f"procmesh_bench_{secrets.token_hex(4)}"
 
-    def _admin(self, statement: str) -> None:
-        conn = mariadb_connect(self.server_url)
-        with conn.cursor() as cur:
-            cur.execute(statement)
-        conn.close()
-
     def __enter__(self) -> str:
-        self._admin(f"CREATE DATABASE `{self.name}` CHARACTER SET utf8mb4")
-        return f"{self.server_url.rsplit('/', 1)[0]}/{self.name}"
+        return create_database(self.server_url, self.name)
 
     def __exit__(self, *exc: object) -> None:
-        self._admin(f"DROP DATABASE IF EXISTS `{self.name}`")
+        drop_database(self.server_url, self.name)
 
 
 class CpuMeter:

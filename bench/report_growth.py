@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from harness import DEFAULT_MARIADB, ScratchMariaDB, bench_env, mariadb_connect
+from harness import DEFAULT_MARIADB, ScratchMariaDB, bench_env, create_database, mariadb_connect
 from common.ids import new_sid
 from hub.storage.base import usage_query
 from hub.storage.mariadb import DIALECT
@@ -85,9 +85,9 @@ def load(url: str, lines: Iterator[str], folder: Path) -> int:
                 chunk = folder / "chunk.tsv"
                 chunk.write_text("".join(batch))
                 cursor.execute(
-                    f"LOAD DATA LOCAL INFILE '{chunk}' INTO TABLE records "
+                    "LOAD DATA LOCAL INFILE %s INTO TABLE records "
                     "(client_ip, user, computerName, process, startTime, endTime, @sid, node) "
-                    "SET sid = UNHEX(@sid)")
+                    "SET sid = UNHEX(@sid)", (str(chunk),))
                 conn.commit()
                 loaded += len(batch)
                 chunk.unlink()
@@ -135,12 +135,8 @@ def database(server: str, name: str | None) -> Iterator[str]:
     if name is None:
         with ScratchMariaDB(server) as url:
             yield url
-        return
-    conn = mariadb_connect(server)
-    with conn.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4")
-    conn.close()
-    yield f"{server.rsplit('/', 1)[0]}/{name}"
+    else:
+        yield create_database(server, name)
 
 
 def main() -> None:
