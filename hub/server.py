@@ -285,7 +285,7 @@ class Hub:
                  self._received, len(self._nodes_seen), drops)
         if near_capacity(len(self._nodes_seen), self.options.node_capacity):
             log.warning("%d nodes connected: the open-files limit leaves room for about %d; raise it "
-                        "(ulimit -n, or LimitNOFILE= for a systemd service) before more nodes are turned away",
-                        len(self._nodes_seen), self.options.node_capacity)
+                        "(ulimit -n, or LimitNOFILE= for a systemd service) before more nodes are "
+                        "turned away", len(self._nodes_seen), self.options.node_capacity)
         self._received = 0
         self._drops.clear()

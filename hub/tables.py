@@ -58,7 +58,8 @@ def format_usage(rows: Sequence[UsageRow], by: Sequence[str], fmt: str) -> str:
     fields = [*by, "sessions", "seconds", "first_start", "last_end"]
     return _emit(
         fmt, header,
-        lambda: [[*r.key, str(r.sessions), duration(r.seconds), _short(r.first), _short(r.last)] for r in rows],
+        lambda: [[*r.key, str(r.sessions), duration(r.seconds), _short(r.first), _short(r.last)]
+                 for r in rows],
         fields,
         lambda: [dict(zip(fields, (*r.key, r.sessions, round(r.seconds, 3), _local(r.first).isoformat(),
                                    _local(r.last).isoformat())))
