@@ -6,9 +6,15 @@ ack for (node, seq) means every report of that node up to seq is committed. In t
 batched upsert loop writes the same number of session rows to the same kind of database: the raw
 ceiling the hub is compared with.
 
-    python bench/hub_ingest.py                         # 2,000 nodes, paced, SQLite and MariaDB
+    python bench/hub_ingest.py                         # 10,000 nodes, paced, SQLite and MariaDB
     python bench/hub_ingest.py --mode flat --duration 20
+    python bench/hub_ingest.py --nodes 9950 --sockets 0 --senders 4 --backend mariadb
+                                                       # a socket pair per node: 19,900 connections
     python bench/hub_ingest.py --nodes 20 --duration 3 --backend sqlite   # smoke size (CI)
+
+By default the simulated nodes share 100 socket pairs per sender process: enough to load the hub
+and the database, cheap enough for two cores. ``--sockets 0`` gives every node its own PUSH and
+SUB, so the hub holds as many TCP connections (and as much memory for them) as real nodes cause.
 """
 from __future__ import annotations
 
@@ -16,34 +22,25 @@ import argparse
 import collections
 import datetime
 import multiprocessing as mp
-import os
+import queue
 import random
-import secrets
-import socket
-import subprocess
-import sys
+import resource
+import sqlite3
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
-import pymysql
 import zmq
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from common.ids import new_sid  # noqa: E402
-from common.protocol import (ACK_PREFIX, Report, SessionState, ack_topic, decode_hub_frame,
-                             encode_report)  # noqa: E402
-from hub.storage import open_storage  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from harness import (DEFAULT_MARIADB, CpuMeter, ScratchMariaDB, Subscribers, as_a_node,
+                     mariadb_connect, percentile, start_hub)
+from common.ids import new_sid
+from common.protocol import (ACK_PREFIX, CONFIG_TOPIC, Report, SessionState, ack_topic, decode_hub_frame,
+                             encode_report)
+from hub.limits import RESERVED_FILES
+from hub.storage import open_storage
 
 
 @dataclass
@@ -52,29 +49,40 @@ class SenderResult:
     reports_acked: int
     sessions_acked: int
     latencies: list[float]
+    connect_seconds: float     # until every SUB held the watch list
+    unconfigured: int          # SUBs that got no watch list within the connect deadline
 
 
 def sender(index: int, node_ids: list[str], sessions: int, args: argparse.Namespace,
-           config_ep: str, report_ep: str, results: mp.Queue) -> None:
-    """One process simulating many nodes over a handful of socket pairs.
+           config_ep: str, report_ep: str, start_line: mp.Barrier, results: mp.Queue) -> None:
+    """One process simulating many nodes over socket pairs (PUSH for reports, SUB for config and acks).
 
-    Each pair (PUSH for reports, SUB for acks) serves a group of nodes, and its SUB subscribes to
-    just those nodes' ack topics, as real nodes do: one subscriber for every node would receive
-    acks in bursts larger than the hub's per-subscriber queue, which drops what does not fit.
+    By default each pair serves a group of nodes, and its SUB subscribes to just those nodes' ack
+    topics: one subscriber for every node would receive acks in bursts larger than the hub's
+    per-subscriber queue, which drops what does not fit. With ``--sockets 0`` every node has its
+    own pair, so the hub holds as many connections as real nodes would open.
     """
+    # One pair per node means thousands of sockets and files in this process.
+    resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
+    groups = len(node_ids) if args.sockets == 0 else max(1, min(args.sockets, len(node_ids)))
     ctx = zmq.Context()
     ctx.linger = 0
-    groups = max(1, min(args.sockets, len(node_ids)))
+    ctx.set(zmq.MAX_SOCKETS, 2 * groups + 16)
     pushes, subs = [], []
-    poller = zmq.Poller()
+    configured: set[zmq.Socket] = set()
+    inbox = Subscribers()
+    connect_started = time.monotonic()
     for group in range(groups):
         sub = ctx.socket(zmq.SUB)
+        sub.setsockopt(zmq.SUBSCRIBE, CONFIG_TOPIC)
         for node in node_ids[group::groups]:
             sub.setsockopt(zmq.SUBSCRIBE, ack_topic(node))
+        as_a_node(sub)
         sub.connect(config_ep)
-        poller.register(sub, zmq.POLLIN)
+        inbox.add(sub)
         push = ctx.socket(zmq.PUSH)
         push.setsockopt(zmq.SNDHWM, 1000)
+        as_a_node(push)
         push.connect(report_ep)
         pushes.append(push)
         subs.append(sub)
@@ -88,28 +96,24 @@ def sender(index: int, node_ids: list[str], sessions: int, args: argparse.Namesp
     acked_sessions = 0
     sent = 0
 
-    def take_ack(frame: bytes) -> None:
+    def take_ack(sub: zmq.Socket, frame: bytes) -> None:
         nonlocal acked_reports, acked_sessions
+        if frame.startswith(CONFIG_TOPIC):
+            configured.add(sub)
+            return
         node = frame[len(ACK_PREFIX):frame.index(b"\0", len(ACK_PREFIX))].decode()
-        queue = in_flight[node]
+        pending = in_flight[node]
         ack = decode_hub_frame(frame)
         now = time.perf_counter()
-        while queue and queue[0][0] <= ack.seq:
-            _, t_sent = queue.popleft()
+        while pending and pending[0][0] <= ack.seq:
+            _, t_sent = pending.popleft()
             latencies.append(now - t_sent)
             acked_reports += 1
             acked_sessions += sessions
 
     def drain_acks(timeout_ms: int = 0) -> None:
-        ready = poller.poll(timeout_ms)
-        while ready:
-            for sub, _ in ready:
-                while True:
-                    try:
-                        take_ack(sub.recv(zmq.NOBLOCK))
-                    except zmq.Again:
-                        break
-            ready = poller.poll(0)
+        for sub, frame in inbox.receive(timeout_ms / 1000):
+            take_ack(sub, frame)
 
     def send(node: str, push: zmq.Socket) -> None:
         nonlocal sent
@@ -122,7 +126,13 @@ def sender(index: int, node_ids: list[str], sessions: int, args: argparse.Namesp
         in_flight[node].append((seqs[node], time.perf_counter()))
         sent += 1
 
-    time.sleep(0.5)  # let the SUBs attach so early acks are not lost
+    # Like a real node, wait for the watch list (the hub's welcome message) before the first report:
+    # then every SUB is attached and subscribed, so no ack is lost to a late subscriber.
+    connect_deadline = time.monotonic() + 120
+    while len(configured) < len(subs) and time.monotonic() < connect_deadline:
+        drain_acks(100)
+    connect_seconds = time.monotonic() - connect_started
+    start_line.wait()
     deadline = time.monotonic() + args.duration
     if args.mode == "paced":
         rng = random.Random(index)
@@ -153,61 +163,60 @@ def sender(index: int, node_ids: list[str], sessions: int, args: argparse.Namesp
     settle = time.monotonic() + args.settle
     while time.monotonic() < settle and any(in_flight.values()):
         drain_acks(100)
-    for sock in (*subs, *pushes):
-        sock.close()
+    inbox.close()
+    for push in pushes:
+        push.close()
     ctx.term()
-    results.put(SenderResult(sent, acked_reports, acked_sessions, latencies))
-
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+    results.put(SenderResult(sent, acked_reports, acked_sessions, latencies, connect_seconds,
+                             len(subs) - len(configured)))
 
 
 def run_hub_phase(db_url: str, args: argparse.Namespace, folder: Path) -> dict[str, float]:
-    config_ep, report_ep = f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}"
     (folder / "watch.txt").write_text("bench\n")
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    log = open(folder / "hub.log", "wb")
-    hub = subprocess.Popen([sys.executable, "-m", "hub", "run", "--db", db_url, "--watch", str(folder / "watch.txt"),
-                            "--config-endpoint", config_ep, "--report-endpoint", report_ep,
-                            "--log-level", "WARNING"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    hub_ps = psutil.Process(hub.pid)
-    time.sleep(1.0)
-    if hub.poll() is not None:
-        raise SystemExit(f"hub did not start:\n{(folder / 'hub.log').read_text()}")
+    pairs = args.nodes if args.sockets == 0 else min(args.nodes, args.senders * args.sockets)
+    # Two TCP connections per socket pair (XPUB and PULL), plus the hub's own few dozen files.
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if 2 * pairs + RESERVED_FILES > hard:
+        raise SystemExit(f"{pairs} socket pairs need {2 * pairs + RESERVED_FILES} open files in the hub; the "
+                         f"hard limit here is {hard}: use fewer nodes or share sockets (--sockets)")
+    hub = start_hub(folder, db_url, folder / "watch.txt")
     nodes = [f"bench-{i:05d}/u" for i in range(args.nodes)]
     results: mp.Queue = mp.Queue()
-    procs = [mp.Process(target=sender, args=(i, nodes[i::args.senders], args.sessions, args, config_ep,
-                                            report_ep, results)) for i in range(args.senders)]
-    cpu_before = sum(hub_ps.cpu_times()[:2])
-    t0 = time.monotonic()
+    # Senders connect first; hub CPU is measured from the moment all of them start reporting.
+    start_line = mp.Barrier(args.senders + 1)
+    procs = [mp.Process(target=sender, args=(i, nodes[i::args.senders], args.sessions, args,
+                                            hub.config_endpoint, hub.report_endpoint, start_line, results))
+             for i in range(args.senders)]
     for p in procs:
         p.start()
-    rss_peak = 0
-    gathered = []
+    start_line.wait(180)
+    meter = CpuMeter(hub.proc.pid)
+    database = mariadb_server_process() if db_url.startswith("mariadb") else None
+    db_meter = CpuMeter(database.pid) if database else None
+    gathered: list[SenderResult] = []
     while len(gathered) < len(procs):
         try:
             gathered.append(results.get(timeout=0.5))
-        except Exception:
-            pass
-        rss_peak = max(rss_peak, hub_ps.memory_info().rss)
-    elapsed = args.duration
+        except queue.Empty:
+            if any(p.exitcode not in (None, 0) for p in procs):
+                hub.stop()
+                raise SystemExit("a sender process failed")
+        meter.sample_rss()
     for p in procs:
         p.join()
-    cpu = sum(hub_ps.cpu_times()[:2]) - cpu_before
-    rss_end = hub_ps.memory_info().rss
-    hub.terminate()
-    hub.wait(15)
-    log.close()
+    cpu, db_cpu = meter.percent(), db_meter.percent() if db_meter else float("nan")
+    rss_end = meter.sample_rss()
+    hub.stop()
     with open_storage(db_url) as storage:
         stored_sessions = sum(r.sessions for r in storage.usage(None, None, []))
     latencies = [x for r in gathered for x in r.latencies]
     sent = sum(r.reports_sent for r in gathered)
     acked = sum(r.reports_acked for r in gathered)
+    elapsed = args.duration
     return {
+        "connections": 2 * pairs,
+        "connect_seconds": max(r.connect_seconds for r in gathered),
+        "unconfigured": sum(r.unconfigured for r in gathered),
         "reports_sent_per_s": sent / elapsed,
         "reports_stored_per_s": acked / elapsed,
         "session_rows_per_s": sum(r.sessions_acked for r in gathered) / elapsed,
@@ -216,10 +225,20 @@ def run_hub_phase(db_url: str, args: argparse.Namespace, folder: Path) -> dict[s
         "expected_sessions": args.nodes * args.sessions,
         "p50_ms": percentile(latencies, 50) * 1000,
         "p99_ms": percentile(latencies, 99) * 1000,
-        "hub_rss_peak_mb": rss_peak / 2**20,
+        "max_ms": max(latencies, default=float("nan")) * 1000,
+        "hub_rss_peak_mb": meter.rss_peak / 2**20,
         "hub_rss_end_mb": rss_end / 2**20,
-        "hub_cpu_percent": 100 * cpu / (time.monotonic() - t0),
+        "hub_cpu_percent": cpu,
+        "db_cpu_percent": db_cpu,
     }
+
+
+def mariadb_server_process() -> psutil.Process | None:
+    """The local MariaDB server, whose CPU share the report shows beside the hub's."""
+    for proc in psutil.process_iter(["name"]):
+        if proc.info["name"] in ("mariadbd", "mysqld"):
+            return proc
+    return None
 
 
 def run_raw_phase(db_url: str, distinct: int, seconds: float, batch: int) -> float:
@@ -229,7 +248,6 @@ def run_raw_phase(db_url: str, distinct: int, seconds: float, batch: int) -> flo
         storage.ensure_schema()
     sids = [new_sid() for _ in range(max(1, distinct))]
     if db_url.startswith("sqlite"):
-        import sqlite3
         conn = sqlite3.connect(db_url[len("sqlite:///"):])
         sql = ("INSERT INTO records (sid, node, client_ip, user, computerName, process, startTime, endTime) "
                "VALUES (?, 'n', '127.0.0.1', 'u', 'c', 'p', '2026-01-01 00:00:00.000', ?) "
@@ -265,61 +283,37 @@ def run_raw_phase(db_url: str, distinct: int, seconds: float, batch: int) -> flo
     return written / elapsed
 
 
-def mariadb_connect(url: str, database: str | None = None) -> pymysql.connections.Connection:
-    from hub.storage.dburl import parse_db_url
-    target = parse_db_url(url)
-    return pymysql.connect(host=target.host, port=target.port, user=target.user, password=target.password or "",
-                           database=database if database is not None else target.database, autocommit=False)
-
-
-class ScratchMariaDB:
-    """A throwaway database on the given server, dropped afterwards."""
-
-    def __init__(self, server_url: str) -> None:
-        self.server_url = server_url
-        self.name = f"procmesh_bench_{secrets.token_hex(4)}"
-
-    def __enter__(self) -> str:
-        conn = mariadb_connect(self.server_url)
-        with conn.cursor() as cur:
-            cur.execute(f"CREATE DATABASE `{self.name}`")
-        conn.close()
-        base = self.server_url.rsplit("/", 1)[0]
-        return f"{base}/{self.name}"
-
-    def __exit__(self, *exc: object) -> None:
-        conn = mariadb_connect(self.server_url)
-        with conn.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS `{self.name}`")
-        conn.close()
-
-
 def report(backend: str, hub: dict[str, float], raw: float, args: argparse.Namespace) -> None:
     print(f"\n== {backend}: {args.nodes} nodes x {args.sessions} sessions, {args.mode}"
-          + (f", interval {args.interval:g} s" if args.mode == "paced" else "") + f", {args.duration:g} s")
+          + (f", interval {args.interval:g} s" if args.mode == "paced" else "") + f", {args.duration:g} s, "
+          f"{hub['connections']:.0f} TCP connections to the hub")
+    print(f"  all connected and configured in {hub['connect_seconds']:.1f} s"
+          + (f"; {hub['unconfigured']:.0f} SUB sockets got no watch list" if hub["unconfigured"] else ""))
     print(f"  reports/s sent            {hub['reports_sent_per_s']:10.1f}")
     print(f"  reports/s stored (acked)  {hub['reports_stored_per_s']:10.1f}   unacked at end: {hub['unacked_reports']:.0f}")
     print(f"  session rows/s stored     {hub['session_rows_per_s']:10.1f}")
     ratio = f"hub/raw = {hub['session_rows_per_s'] / raw:.2f}" if args.mode == "flat" else "(paced: load is offered, not a ceiling)"
     print(f"  raw batched upsert rows/s {raw:10.1f}   {ratio}")
     print(f"  distinct sessions stored  {hub['distinct_sessions_stored']:10.0f}   expected {hub['expected_sessions']:.0f}")
-    print(f"  report->commit p50 / p99  {hub['p50_ms']:8.1f} ms / {hub['p99_ms']:.1f} ms")
+    print(f"  report->commit p50 / p99  {hub['p50_ms']:8.1f} ms / {hub['p99_ms']:.1f} ms   max {hub['max_ms']:.1f} ms")
     print(f"  hub RSS peak / end        {hub['hub_rss_peak_mb']:8.1f} MB / {hub['hub_rss_end_mb']:.1f} MB")
-    print(f"  hub CPU                   {hub['hub_cpu_percent']:8.1f} %")
+    database = f"; MariaDB server {hub['db_cpu_percent']:.1f} %" if backend == "mariadb" else ""
+    print(f"  hub CPU                   {hub['hub_cpu_percent']:8.1f} %   (of one core{database})")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--nodes", type=int, default=2000)
+    parser.add_argument("--nodes", type=int, default=10_000)
     parser.add_argument("--sessions", type=int, default=5)
     parser.add_argument("--interval", type=float, default=5.0)
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--mode", choices=("paced", "flat"), default="paced")
     parser.add_argument("--backend", choices=("sqlite", "mariadb", "both"), default="both")
-    parser.add_argument("--mariadb-server", default=os.environ.get("PROCMESH_TEST_MARIADB",
-                                                                   "mariadb://root@127.0.0.1:3306/test"))
+    parser.add_argument("--mariadb-server", default=DEFAULT_MARIADB)
     parser.add_argument("--senders", type=int, default=2, help="sender processes")
-    parser.add_argument("--sockets", type=int, default=100, help="PUSH sockets per sender process")
+    parser.add_argument("--sockets", type=int, default=100,
+                        help="socket pairs (PUSH + SUB) per sender process; 0: one pair per node, "
+                             "as many connections as real nodes make")
     parser.add_argument("--window", type=int, default=5000,
                         help="flat mode: most unacknowledged reports in flight per sender")
     parser.add_argument("--settle", type=float, default=5.0, help="seconds to wait for the last acks")

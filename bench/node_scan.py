@@ -11,9 +11,7 @@ a throwaway hub and reports its resident memory after a few scans.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,11 +21,9 @@ from pathlib import Path
 
 import psutil
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from common.watchlist import Matcher, parse_watchlist  # noqa: E402
-from node.scanner import Scanner  # noqa: E402
+from harness import bench_env, start_hub
+from common.watchlist import Matcher, parse_watchlist
+from node.scanner import Scanner
 
 WATCH = """\
 chrome.exe
@@ -51,33 +47,21 @@ def bare_loop() -> None:
         proc.info["name"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def node_rss(folder: Path, scans: int = 3) -> float:
     """Resident MB of a real node process after a few scans at a short interval."""
-    config_ep, report_ep = f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}"
     (folder / "watch.txt").write_text(WATCH)
-    # The node's lock file goes to the scratch folder, not the benchmarking user's data folder.
-    env = dict(os.environ, PYTHONPATH=str(REPO), XDG_DATA_HOME=str(folder))
-    common = ["--config-endpoint", config_ep, "--report-endpoint", report_ep]
-    hub = subprocess.Popen([sys.executable, "-m", "hub", "run", "--db", f"sqlite:///{folder / 'h.db'}",
-                            "--watch", str(folder / "watch.txt"), "--interval", "0.5", *common,
-                            "--log-level", "WARNING"], env=env, cwd=folder,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    node = subprocess.Popen([sys.executable, "-m", "node", *common, "--node-id", "bench-rss",
-                             "--log-level", "WARNING"], env=env, cwd=folder,
+    hub = start_hub(folder, f"sqlite:///{folder / 'h.db'}", folder / "watch.txt", "--interval", "0.5")
+    node = subprocess.Popen([sys.executable, "-m", "node", "--config-endpoint", hub.config_endpoint,
+                             "--report-endpoint", hub.report_endpoint, "--node-id", "bench-rss",
+                             "--log-level", "WARNING"], env=bench_env(folder), cwd=folder,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        time.sleep(2.0 + scans * 0.5)
+        time.sleep(1.0 + scans * 0.5)
         return psutil.Process(node.pid).memory_info().rss / 2**20
     finally:
-        for proc in (node, hub):
-            proc.terminate()
-            proc.wait(15)
+        node.terminate()
+        node.wait(15)
+        hub.stop()
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from common.settings import (Option, SettingsError, add_options, non_negative_se
 from common.watchlist import WatchEntry, WatchListError, load_watchlist
 from hub.auth import CurveServer, Plaintext, Security
 from hub.keys import CURVE_OPTIONS, KEYS_DIR, add_keys_parser, cmd_keys
+from hub.limits import raise_open_files_limit
 from hub.sample import SAMPLE_WATCHLIST
 from hub.server import BindError, Hub, HubOptions
 from hub.storage import Storage, StorageError, open_storage, parse_db_url, password_in_url
@@ -120,15 +121,19 @@ def cmd_run(_parsed: argparse.Namespace, settings: dict) -> int:
     watch_file = Path(settings["watch"])
     watch = _load_or_create_watch_list(watch_file)
     security = _security(settings)
+    # Before the sockets accept anyone; logged only once nothing can fail with a one-line error.
+    capacity = raise_open_files_limit()
     storage = _open_db(settings)
     try:
         hub = Hub(HubOptions(settings["config_endpoint"], settings["report_endpoint"],
-                             settings["interval"], settings["grace"], watch_file), storage, watch,
-                  security)
+                             settings["interval"], settings["grace"], watch_file, capacity), storage,
+                  watch, security)
     except (BindError, KeyFileError):
         storage.close()
         raise
     log.info("database: %s", parse_db_url(settings["db"]).redacted())
+    if capacity is not None:
+        log.info("the open-files limit leaves room for about %d nodes (two connections each)", capacity)
     hub.install_signal_handlers()
     return 0 if hub.run() else 1
 

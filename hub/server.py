@@ -22,8 +22,9 @@ import zmq
 from common.protocol import (MAX_FRAME_BYTES, Config, ProtocolError, ack_frame, config_frame,
                              decode_report, make_config)
 from common.watchlist import WatchEntry
-from hub.clock import ClockOffsets
 from hub.auth import Plaintext, Security
+from hub.clock import ClockOffsets
+from hub.limits import near_capacity
 from hub.storage import Storage
 from hub.watcher import WatchFileWatcher
 from hub.writer import Received, Writer
@@ -46,6 +47,8 @@ class HubOptions:
     interval: float
     grace: float
     watch_file: Path
+    # Nodes the open-files limit leaves room for (hub.limits); None: no known limit.
+    node_capacity: int | None = None
 
 
 class BindError(RuntimeError):
@@ -70,6 +73,28 @@ class InprocSender:
         if self._socket is not None:
             self._socket.close()
             self._socket = None
+
+
+def _tune_for_many_peers(sock: zmq.Socket) -> None:
+    """Options for a socket with thousands of connections.
+
+    libzmq cancels a timer by a linear search through all timers of its I/O thread. A ZMTP
+    heartbeat cancels one per connection per interval and a handshake timeout one per connection
+    at connect: with 16,000 connections, heartbeats alone kept a core 70 % busy and a login storm
+    of 8,000 nodes took minutes instead of seconds (bench/hub_ingest.py --sockets 0). TCP
+    keepalive and the retransmission limit, which the kernel runs, drop the connections of desktops
+    that vanished (power off) instead: after 60 s of silence 3 probes 10 s apart, or after 60 s
+    of unacknowledged data. Nodes keep their own heartbeats, to notice a frozen hub; answering
+    them costs the hub no timer. Without a handshake timeout a peer that never completes the
+    handshake holds its connection until TCP gives up on it, which costs no more than a peer that
+    completes it and stays.
+    """
+    sock.setsockopt(zmq.TCP_KEEPALIVE, 1)
+    sock.setsockopt(zmq.TCP_KEEPALIVE_IDLE, 60)
+    sock.setsockopt(zmq.TCP_KEEPALIVE_INTVL, 10)
+    sock.setsockopt(zmq.TCP_KEEPALIVE_CNT, 3)
+    sock.setsockopt(zmq.TCP_MAXRT, 60_000)
+    sock.setsockopt(zmq.HANDSHAKE_IVL, 0)
 
 
 class Hub:
@@ -111,10 +136,7 @@ class Hub:
         self._pull.setsockopt(zmq.RCVHWM, 20_000)
         for sock, endpoint in ((self._xpub, self.options.config_endpoint),
                                (self._pull, self.options.report_endpoint)):
-            sock.setsockopt(zmq.TCP_KEEPALIVE, 1)
-            # ZMTP heartbeats let the hub drop connections of desktops that vanished (power off).
-            sock.setsockopt(zmq.HEARTBEAT_IVL, 10_000)
-            sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 30_000)
+            _tune_for_many_peers(sock)
             self._security.secure(sock)
             try:
                 sock.bind(endpoint)
@@ -279,5 +301,9 @@ class Hub:
         drops = ", ".join(f"{reason} {n}" for reason, n in sorted(self._drops.items())) or "none"
         log.info("%s: %d reports received from %d nodes; reports dropped: %s",
                  period, self._received, len(self._nodes_seen), drops)
+        if near_capacity(len(self._nodes_seen), self.options.node_capacity):
+            log.warning("%d nodes connected: the open-files limit leaves room for about %d; raise it "
+                        "(ulimit -n, or LimitNOFILE= for a systemd service) before more nodes are "
+                        "turned away", len(self._nodes_seen), self.options.node_capacity)
         self._received = 0
         self._drops.clear()

@@ -7,8 +7,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from datetime import datetime
-from typing import Sequence
+from typing import Callable, Sequence
 
 from hub.storage import NodeStatus, UsageRow
 
@@ -21,7 +22,8 @@ def _local(ts: float) -> datetime:
 
 
 def _short(ts: float) -> str:
-    return _local(ts).strftime("%Y-%m-%d %H:%M:%S")
+    # time.localtime, not a datetime: a report can show tens of thousands of these.
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
 
 
 def duration(seconds: float) -> str:
@@ -37,38 +39,43 @@ def render_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def _emit(fmt: str, header: Sequence[str], table_rows: list[list[str]],
-          fields: Sequence[str], records: list[dict[str, object]]) -> str:
+def _emit(fmt: str, header: Sequence[str], table_rows: Callable[[], list[list[str]]],
+          fields: Sequence[str], records: Callable[[], list[dict[str, object]]]) -> str:
+    # Rows are built only for the format asked for: a report can have a hundred thousand.
     if fmt == "json":
-        return json.dumps(records, ensure_ascii=False, indent=2)
+        return json.dumps(records(), ensure_ascii=False, indent=2)
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=list(fields), lineterminator="\n")
         writer.writeheader()
-        writer.writerows(records)
+        writer.writerows(records())
         return out.getvalue().rstrip("\n")
-    return render_table(header, table_rows)
+    return render_table(header, table_rows())
 
 
 def format_usage(rows: Sequence[UsageRow], by: Sequence[str], fmt: str) -> str:
     header = [*by, "sessions", "time", "first start", "last end"]
-    table_rows = [[*r.key, str(r.sessions), duration(r.seconds), _short(r.first), _short(r.last)]
-                  for r in rows]
     fields = [*by, "sessions", "seconds", "first_start", "last_end"]
-    records = [dict(zip(fields, (*r.key, r.sessions, round(r.seconds, 3), _local(r.first).isoformat(),
-                                 _local(r.last).isoformat())))
-               for r in rows]
-    return _emit(fmt, header, table_rows, fields, records)
+    return _emit(
+        fmt, header,
+        lambda: [[*r.key, str(r.sessions), duration(r.seconds), _short(r.first), _short(r.last)]
+                 for r in rows],
+        fields,
+        lambda: [dict(zip(fields, (*r.key, r.sessions, round(r.seconds, 3), _local(r.first).isoformat(),
+                                   _local(r.last).isoformat())))
+                 for r in rows])
 
 
 def format_status(nodes: Sequence[NodeStatus], online: Sequence[bool], fmt: str) -> str:
     header = ["node", "state", "last seen", "computer", "user", "address", "agent", "config"]
-    table_rows = [[n.node, "online" if up else "offline", _short(n.last_seen), n.computer, n.user,
-                   n.client_ip, n.agent, n.cfg] for n, up in zip(nodes, online)]
     fields = ["node", "online", "last_seen", "first_seen", "computer", "user", "address", "platform",
               "agent", "config"]
-    records = [dict(zip(fields, (n.node, up, _local(n.last_seen).isoformat(),
-                                 _local(n.first_seen).isoformat(), n.computer, n.user, n.client_ip,
-                                 n.platform, n.agent, n.cfg)))
-               for n, up in zip(nodes, online)]
-    return _emit(fmt, header, table_rows, fields, records)
+    return _emit(
+        fmt, header,
+        lambda: [[n.node, "online" if up else "offline", _short(n.last_seen), n.computer, n.user,
+                  n.client_ip, n.agent, n.cfg] for n, up in zip(nodes, online)],
+        fields,
+        lambda: [dict(zip(fields, (n.node, up, _local(n.last_seen).isoformat(),
+                                   _local(n.first_seen).isoformat(), n.computer, n.user, n.client_ip,
+                                   n.platform, n.agent, n.cfg)))
+                 for n, up in zip(nodes, online)])

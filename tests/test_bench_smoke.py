@@ -34,3 +34,16 @@ def test_node_scan_reports_both_loops() -> None:
     assert re.search(r"bare process_iter\(\['name'\]\)\s+\d+\.\d+ ms", out), out
     assert re.search(r"ratio \d+\.\d+", out), out
     assert re.search(r"node process RSS\s+\d+\.\d+ MB", out), out
+
+
+def test_config_fanout_reaches_every_node_and_its_baseline() -> None:
+    out = run_bench("config_fanout.py", "--nodes", "20", "--processes", "2", "--storm", "1")
+    assert out.count("(20/20 nodes)") == 4, out
+    assert "nodes holding the first watch list before the edit: 20/20" in out
+
+
+def test_report_growth_loads_the_rows_and_times_every_report(mariadb_server) -> None:
+    out = run_bench("report_growth.py", "--rows", "2000", "--nodes", "5", "--days", "10")
+    assert "rows in records: 2,000" in out, out
+    assert len(re.findall(r"procmesh-hub report .* s, again +\d+\.\d+ s", out)) == 6, out
+    assert re.search(r"\| records \|", out), out

@@ -6,7 +6,7 @@ from collections import OrderedDict
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Hashable, Iterable, Sequence
 
 
 @dataclass(slots=True)
@@ -59,24 +59,27 @@ class NodeStatus:
 
 # About 70 MB when full; a hub holds far fewer open sessions than this.
 KNOWN_SIDS_CAPACITY = 500_000
+# Node rows as last written; a hub serves far fewer nodes than this.
+KNOWN_NODES_CAPACITY = 100_000
 
 
-class KnownSids:
-    """Session ids known to be stored, bounded: the least recently written are forgotten first."""
+class KnownKeys:
+    """Keys (session ids, node rows) known to be stored, bounded: the least recently written are
+    forgotten first."""
 
     def __init__(self, capacity: int) -> None:
         self._capacity = capacity
-        self._sids: OrderedDict[bytes, None] = OrderedDict()
+        self._keys: OrderedDict[Hashable, None] = OrderedDict()
 
-    def __contains__(self, sid: bytes) -> bool:
-        return sid in self._sids
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._keys
 
-    def remember(self, sids: Iterable[bytes]) -> None:
-        for sid in sids:
-            self._sids[sid] = None
-            self._sids.move_to_end(sid)
-        while len(self._sids) > self._capacity:
-            self._sids.popitem(last=False)
+    def remember(self, keys: Iterable[Hashable]) -> None:
+        for key in keys:
+            self._keys[key] = None
+            self._keys.move_to_end(key)
+        while len(self._keys) > self._capacity:
+            self._keys.popitem(last=False)
 
 
 class StorageError(Exception):
@@ -148,6 +151,9 @@ class Dialect:
     sum_seconds: str                         # SUM of the seconds from {lo} to {hi}
     to_db_time: Callable[[float], Any]
     from_db_time: Callable[[Any], float]
+    # Written after "FROM records" when a report has a start: read the sessions ending after it
+    # through the endTime index (see the MariaDB backend for why a hint is needed).
+    since_hint: str = ""
 
 
 def group_columns(by: Sequence[str]) -> list[str]:
@@ -182,9 +188,10 @@ def usage_query(dialect: Dialect, since: float | None, until: float | None,
     template_order = re.findall(r"\{(lo|hi)\}", dialect.sum_seconds)
     params = [value for name in template_order for value in clip_params[name]]
     seconds = dialect.sum_seconds.format(**clipped)
+    hint = f" {dialect.since_hint}" if since is not None and dialect.since_hint else ""
     sql = (f"SELECT {keys + ', ' if keys else ''}COUNT(*), "
            f"{seconds} AS seconds, MIN(startTime), MAX(endTime) "
-           "FROM records")
+           f"FROM records{hint}")
     if conditions:
         sql += " WHERE " + " AND ".join(conditions)
     if keys:
