@@ -30,6 +30,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 import zmq
@@ -41,6 +42,9 @@ from common.protocol import (ACK_PREFIX, CONFIG_TOPIC, Report, SessionState, ack
                              encode_report)
 from hub.limits import RESERVED_FILES
 from hub.storage import open_storage
+
+# A soak (a long --duration) prints the hub's RSS at this period, to show whether it keeps growing.
+RSS_TIMELINE_SECONDS = 60.0
 
 
 @dataclass
@@ -171,7 +175,7 @@ def sender(index: int, node_ids: list[str], sessions: int, args: argparse.Namesp
                              len(subs) - len(configured)))
 
 
-def run_hub_phase(db_url: str, args: argparse.Namespace, folder: Path) -> dict[str, float]:
+def run_hub_phase(db_url: str, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     (folder / "watch.txt").write_text("bench\n")
     pairs = args.nodes if args.sockets == 0 else min(args.nodes, args.senders * args.sockets)
     # Two TCP connections per socket pair (XPUB and PULL), plus the hub's own few dozen files.
@@ -194,6 +198,7 @@ def run_hub_phase(db_url: str, args: argparse.Namespace, folder: Path) -> dict[s
     database = mariadb_server_process() if db_url.startswith("mariadb") else None
     db_meter = CpuMeter(database.pid) if database else None
     gathered: list[SenderResult] = []
+    next_mark, timeline = time.monotonic() + RSS_TIMELINE_SECONDS, []
     while len(gathered) < len(procs):
         try:
             gathered.append(results.get(timeout=0.5))
@@ -201,7 +206,10 @@ def run_hub_phase(db_url: str, args: argparse.Namespace, folder: Path) -> dict[s
             if any(p.exitcode not in (None, 0) for p in procs):
                 hub.stop()
                 raise SystemExit("a sender process failed")
-        meter.sample_rss()
+        rss = meter.sample_rss()
+        if time.monotonic() >= next_mark:
+            timeline.append(rss / 2**20)
+            next_mark += RSS_TIMELINE_SECONDS
     for p in procs:
         p.join()
     cpu, db_cpu = meter.percent(), db_meter.percent() if db_meter else float("nan")
@@ -228,6 +236,7 @@ def run_hub_phase(db_url: str, args: argparse.Namespace, folder: Path) -> dict[s
         "max_ms": max(latencies, default=float("nan")) * 1000,
         "hub_rss_peak_mb": meter.rss_peak / 2**20,
         "hub_rss_end_mb": rss_end / 2**20,
+        "hub_rss_timeline_mb": timeline,
         "hub_cpu_percent": cpu,
         "db_cpu_percent": db_cpu,
     }
@@ -283,7 +292,7 @@ def run_raw_phase(db_url: str, distinct: int, seconds: float, batch: int) -> flo
     return written / elapsed
 
 
-def report(backend: str, hub: dict[str, float], raw: float, args: argparse.Namespace) -> None:
+def report(backend: str, hub: dict[str, Any], raw: float, args: argparse.Namespace) -> None:
     print(f"\n== {backend}: {args.nodes} nodes x {args.sessions} sessions, {args.mode}"
           + (f", interval {args.interval:g} s" if args.mode == "paced" else "") + f", {args.duration:g} s, "
           f"{hub['connections']:.0f} TCP connections to the hub")
@@ -297,6 +306,9 @@ def report(backend: str, hub: dict[str, float], raw: float, args: argparse.Names
     print(f"  distinct sessions stored  {hub['distinct_sessions_stored']:10.0f}   expected {hub['expected_sessions']:.0f}")
     print(f"  report->commit p50 / p99  {hub['p50_ms']:8.1f} ms / {hub['p99_ms']:.1f} ms   max {hub['max_ms']:.1f} ms")
     print(f"  hub RSS peak / end        {hub['hub_rss_peak_mb']:8.1f} MB / {hub['hub_rss_end_mb']:.1f} MB")
+    if hub["hub_rss_timeline_mb"]:
+        print(f"  hub RSS every {RSS_TIMELINE_SECONDS:.0f} s         "
+              + ", ".join(f"{mb:.1f}" for mb in hub["hub_rss_timeline_mb"]) + " MB")
     database = f"; MariaDB server {hub['db_cpu_percent']:.1f} %" if backend == "mariadb" else ""
     print(f"  hub CPU                   {hub['hub_cpu_percent']:8.1f} %   (of one core{database})")
 
