@@ -4,6 +4,7 @@ The writer stores a whole batch in one transaction. If the database keeps refusi
 because it is down, but because of what is in it: a value the driver cannot encode, a constraint),
 retrying it as a whole would block every node for ever. Splitting the batch in halves, and the
 failing halves again, stores every acceptable row and names the refused ones in O(k log n) writes.
+A database that refuses everything would cost 2n writes that way; the search gives up early instead.
 """
 from __future__ import annotations
 
@@ -13,6 +14,12 @@ from typing import Callable, Sequence, TypeVar
 from hub.storage import NodeRow, SessionRow, Storage, StorageError, StorageUnavailable
 
 Row = TypeVar("Row")
+# Refused rows before any accepted one that make the search give up: the fault is the database's.
+REFUSED_BEFORE_GIVING_UP = 16
+
+
+class _NothingAccepted(Exception):
+    pass
 
 
 @dataclass(frozen=True)
@@ -29,24 +36,32 @@ def store_acceptable_rows(storage: Storage, sessions: Sequence[SessionRow],
 
     StorageUnavailable passes through: an outage during the search is an outage."""
     stored = False
+    refused: list[Refused] = []
 
-    def bisect(rows: Sequence[Row], write: Callable[[Sequence[Row]], None]) -> list[Refused]:
+    def bisect(rows: Sequence[Row], write: Callable[[Sequence[Row]], None]) -> None:
         nonlocal stored
         if not rows:
-            return []
+            return
         try:
             write(rows)
         except StorageUnavailable:
             raise
         except Exception as exc:  # noqa: BLE001 - a driver's own error is a refusal here too
-            if len(rows) == 1:
-                reason = str(exc) if isinstance(exc, StorageError) else f"{type(exc).__name__}: {exc}"
-                return [Refused(rows[0], reason)]
-            middle = len(rows) // 2
-            return bisect(rows[:middle], write) + bisect(rows[middle:], write)
+            if len(rows) > 1:
+                middle = len(rows) // 2
+                bisect(rows[:middle], write)
+                bisect(rows[middle:], write)
+                return
+            reason = str(exc) if isinstance(exc, StorageError) else f"{type(exc).__name__}: {exc}"
+            refused.append(Refused(rows[0], reason))
+            if not stored and len(refused) >= REFUSED_BEFORE_GIVING_UP:
+                raise _NothingAccepted from None
+            return
         stored = True
-        return []
 
-    refused = bisect(sessions, lambda rows: storage.write(list(rows), []))
-    refused += bisect(nodes, lambda rows: storage.write([], list(rows)))
+    try:
+        bisect(sessions, lambda rows: storage.write(list(rows), []))
+        bisect(nodes, lambda rows: storage.write([], list(rows)))
+    except _NothingAccepted:
+        return None
     return refused if stored else None

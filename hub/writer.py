@@ -183,7 +183,7 @@ class Writer(threading.Thread):
             return
         except Exception as exc:  # noqa: BLE001 - a driver surprise must not kill the only writer
             if not isinstance(exc, StorageError):
-                if not self._refusals:  # once, not at every retry
+                if not self.stats.failures:  # once a minute at most, not at every retry
                     log.exception("unexpected error while writing to the database")
                 exc = StorageError(f"unexpected {type(exc).__name__}: {exc}")
             if not self._isolate_refused_rows():
@@ -197,6 +197,8 @@ class Writer(threading.Thread):
         self._refusals += 1
         if self._refusals < REFUSALS_BEFORE_ISOLATING:
             return False
+        # Whatever comes of it, the next search waits for as many refusals again.
+        self._refusals = 0
         pending = self._pending
         try:
             refused = store_acceptable_rows(self._storage, list(pending.sessions.values()),

@@ -21,8 +21,8 @@ from common import __version__
 from common.protocol import (CONFIG_TOPIC, Ack, Config, ProtocolError, Report, SessionState,
                              ack_topic, decode_hub_frame, encode_report)
 from common.watchlist import Matcher, WatchListError
-from node.outbox import Outbox
 from node.handshake import HubLinks
+from node.outbox import Outbox
 from node.scanner import Scanner
 from node.sessions import DEFAULT_MAX_CLOSED, SessionTracker
 
