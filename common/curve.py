@@ -19,6 +19,8 @@ import zmq
 import zmq.auth
 from zmq.utils import z85
 
+from common.errors import ProcmeshError
+
 PUBLIC_SUFFIX = ".key"
 SECRET_SUFFIX = ".key_secret"
 Z85_KEY_LENGTH = 40
@@ -27,7 +29,7 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 NAME_RULE = "1 to 200 letters, digits, '.', '_' or '-', starting with a letter or digit"
 
 
-class KeyFileError(ValueError):
+class KeyFileError(ProcmeshError, ValueError):
     """A key file or key text that cannot be used; the message is one line and never a secret."""
 
 

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple, Sequence
 import msgpack
 import msgpack.exceptions
 
+from common.errors import ProcmeshError
 from common.watchlist import WatchEntry
 
 VERSION = 1
@@ -39,7 +40,7 @@ CODECS = ("msgpack", "json")
 REPORT_KINDS = ("report", "bye")
 
 
-class ProtocolError(ValueError):
+class ProtocolError(ProcmeshError, ValueError):
     """A frame that is not a valid message; ``reason`` is a short word for counters."""
 
     def __init__(self, reason: str, detail: str = "") -> None:

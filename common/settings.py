@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from common.errors import ProcmeshError
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
@@ -20,7 +22,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 ENV_PREFIX = "PROCMESH_"
 
 
-class SettingsError(ValueError):
+class SettingsError(ProcmeshError, ValueError):
     """A setting a person got wrong; the message is one line naming where it came from."""
 
 

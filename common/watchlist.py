@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
+from common.errors import ProcmeshError
+
 _MAX_LABEL_LENGTH = 255
 # Process names repeat on every scan, so remembered answers pay off; the bound keeps a host that
 # spawns endless uniquely named processes from growing the memo without limit.
@@ -34,7 +36,7 @@ class WatchEntry:
     patterns: tuple[str, ...]
 
 
-class WatchListError(ValueError):
+class WatchListError(ProcmeshError, ValueError):
     """A watch list that cannot be used; str() is "line N: why", or just "why" without a line."""
 
     def __init__(self, why: str, line: int | None = None) -> None:

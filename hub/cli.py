@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from common.errors import ProcmeshError, os_error_line
+from common import __version__
 from common.curve import KeyFileError
 from common.logs import LOG_OPTIONS, setup_logging
 from common.settings import (Option, SettingsError, add_options, non_negative_seconds,
@@ -18,7 +20,7 @@ from hub.keys import CURVE_OPTIONS, KEYS_DIR, add_keys_parser, cmd_keys
 from hub.limits import raise_open_files_limit
 from hub.sample import SAMPLE_WATCHLIST
 from hub.server import BindError, Hub, HubOptions
-from hub.storage import Storage, StorageError, open_storage, parse_db_url, password_in_url
+from hub.storage import Storage, open_storage, parse_db_url, password_in_url
 from hub.tables import FORMATS, GROUP_COLUMNS, format_status, format_usage
 from hub.timespec import parse_when
 
@@ -46,13 +48,14 @@ OFFLINE_AFTER_INTERVALS = 3
 SUBCOMMANDS = ("run", "report", "status", "init-db", "keys")
 
 
-class UsageError(ValueError):
+class UsageError(ProcmeshError, ValueError):
     """A mistake in what was asked (bad --by, bad time), reported as one line."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="procmesh-hub", description="procmesh hub: tells nodes what to watch and stores their usage.")
+    parser.add_argument("--version", action="version", version=f"procmesh-hub {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="{run,report,status,init-db,keys}")
 
     def add_settings(sub: argparse.ArgumentParser, options: Sequence[Option]) -> None:
@@ -81,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or (args[0] not in SUBCOMMANDS and args[0] not in ("-h", "--help")):
+    if not args or (args[0] not in SUBCOMMANDS and args[0] not in ("-h", "--help", "--version")):
         args.insert(0, "run")
     parsed = build_parser().parse_args(args)
     try:
@@ -92,8 +95,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.warning("the database password in --db is visible to every user of this computer in "
                         "the process list: use db_password_file or PROCMESH_DB_PASSWORD instead")
         return COMMANDS[parsed.command](parsed, settings)
-    except (SettingsError, StorageError, WatchListError, BindError, UsageError, KeyFileError) as exc:
+    except ProcmeshError as exc:
         print(f"procmesh-hub: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"procmesh-hub: error: {os_error_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

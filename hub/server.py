@@ -19,6 +19,7 @@ from typing import Any
 import msgpack
 import zmq
 
+from common.errors import ProcmeshError
 from common.protocol import (MAX_FRAME_BYTES, Config, ProtocolError, ack_frame, config_frame,
                              decode_report, make_config)
 from common.watchlist import WatchEntry
@@ -51,7 +52,7 @@ class HubOptions:
     node_capacity: int | None = None
 
 
-class BindError(RuntimeError):
+class BindError(ProcmeshError):
     """An endpoint the hub cannot bind (port in use, bad address)."""
 
 

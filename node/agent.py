@@ -18,6 +18,7 @@ from typing import Any, Iterator, Sequence
 import zmq
 
 from common import __version__
+from common.errors import ProcmeshError
 from common.protocol import (CONFIG_TOPIC, Ack, Config, ProtocolError, Report, SessionState,
                              ack_topic, decode_hub_frame, encode_report)
 from common.watchlist import Matcher, WatchListError
@@ -53,7 +54,7 @@ class Endpoints:
     report: tuple[str, ...]
 
 
-class NoConfigError(RuntimeError):
+class NoConfigError(ProcmeshError):
     """The hub sent no watch list in time (``--once``)."""
 
 

@@ -15,12 +15,14 @@ import filelock
 import platformdirs
 import zmq
 
-from common.curve import KeyFileError, owns
+from common import __version__
+from common.curve import owns
+from common.errors import ProcmeshError, os_error_line
 from common.logs import LOG_OPTIONS, setup_logging
 from common.protocol import CODECS, encode_report
 from common.settings import (Option, SettingsError, add_options, positive_count, resolve,
                              settings_file)
-from node.agent import Endpoints, NodeAgent, NodeIdentity, NoConfigError
+from node.agent import Endpoints, NodeAgent, NodeIdentity
 from node.outbox import Outbox
 from node.handshake import HubLinks
 from node.keys import KEY_OPTIONS, KEYS_DIR, build_keys_parser, curve_client, init_node_keys
@@ -69,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="procmesh-node",
         description="procmesh node: reports which watched programs run here, for whom and how long. "
                     "'procmesh-node keys init' creates its CURVE key pair.")
+    parser.add_argument("--version", action="version", version=f"procmesh-node {__version__}")
     add_config_flag(parser)
     parser.add_argument("--once", action="store_true",
                         help="fetch the watch list, scan once, print what would be reported, exit")
@@ -139,8 +142,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _once(NodeAgent(who, endpoints(settings), settings["scope"], settings["codec"],
                                    links=links))
         return _run(who, settings, links)
-    except (SettingsError, NoConfigError, KeyFileError) as exc:
+    except ProcmeshError as exc:
         print(f"procmesh-node: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"procmesh-node: error: {os_error_line(exc)}", file=sys.stderr)
         return 1
     except zmq.ZMQError as exc:
         print(f"procmesh-node: error: cannot connect: {exc}", file=sys.stderr)

@@ -136,3 +136,35 @@ def test_unreadable_password_file_never_shows_the_password(tmp_path: Path) -> No
     result = hub(tmp_path, "status", "--db", "mariadb://root@127.0.0.1:1/lab",
                  "--db-password-file", str(tmp_path / "missing"))
     assert_one_line_error(result, "hub", "cannot read the database password file", "No such file")
+
+
+@pytest.mark.parametrize("program", ["hub", "node"])
+def test_version_names_the_program_and_its_release(tmp_path: Path, program: str) -> None:
+    from common import __version__
+    result = run_cli(program, "--version", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"procmesh-{program} {__version__}"
+
+
+@pytest.mark.parametrize("program", ["hub", "node"])
+def test_log_file_in_a_folder_that_cannot_be_created_is_one_line(tmp_path: Path, program: str) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the log folder should be\n")
+    args = ("status", "--db", f"sqlite:///{tmp_path / 'x.db'}") if program == "hub" else ("--once",)
+    result = run_cli(program, *args, "--log-file", str(blocker / "logs" / "p.log"), cwd=tmp_path)
+    assert_one_line_error(result, program, str(blocker))
+
+
+def test_every_deliberate_error_is_a_procmesh_error() -> None:
+    from common.curve import KeyFileError
+    from common.errors import ProcmeshError
+    from common.protocol import ProtocolError
+    from common.settings import SettingsError
+    from common.watchlist import WatchListError
+    from hub.cli import UsageError
+    from hub.server import BindError
+    from hub.storage import StorageError, StorageUnavailable
+    from node.agent import NoConfigError
+    for error in (KeyFileError, ProtocolError, SettingsError, WatchListError, UsageError, BindError,
+                  StorageError, StorageUnavailable, NoConfigError):
+        assert issubclass(error, ProcmeshError), error

@@ -8,6 +8,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Callable, Hashable, Iterable, Sequence
 
+from common.errors import ProcmeshError
+
 
 @dataclass(slots=True)
 class SessionRow:
@@ -82,7 +84,7 @@ class KnownKeys:
             self._keys.popitem(last=False)
 
 
-class StorageError(Exception):
+class StorageError(ProcmeshError):
     """A person's mistake or a permanent fault; str() is one clear line, never with a password."""
 
 
