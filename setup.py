@@ -17,7 +17,8 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     python_requires=">=3.10",
-    packages=["common", "hub", "hub.storage", "node"],
+    packages=["common", "hub", "hub.storage", "hub.web", "node"],
+    package_data={"hub.web": ["templates/*.html", "static/*"]},
     install_requires=[
         "pyzmq>=25",
         "psutil>=5.9",
@@ -27,9 +28,16 @@ setup(
         "filelock>=3.12",
         "platformdirs>=3.0",
         'tomli>=2.0; python_version < "3.11"',
+        "starlette>=0.37",
+        "uvicorn>=0.29",
+        "jinja2>=3.1",
+        "python-multipart>=0.0.9",
+        "itsdangerous>=2.1",
+        "argon2-cffi>=23.1",
+        "prometheus-client>=0.20",
     ],
     extras_require={
-        "test": ["pytest>=7", "pytest-timeout>=2.1", "hypothesis>=6"],
+        "test": ["pytest>=7", "pytest-timeout>=2.1", "hypothesis>=6", "httpx>=0.27", "selenium>=4.20"],
     },
     entry_points={
         "console_scripts": [

@@ -23,6 +23,9 @@ from hub.server import BindError, Hub, HubOptions
 from hub.storage import Storage, open_storage, parse_db_url, password_in_url
 from hub.tables import FORMATS, GROUP_COLUMNS, format_status, format_usage
 from hub.timespec import parse_when
+from hub import metrics
+from hub.web.cli import add_web_user_parser, cmd_web, cmd_web_user, prepare_dashboard, start_beside_hub
+from hub.web.options import WEB_OPTIONS
 
 log = logging.getLogger("procmesh.hub")
 
@@ -42,10 +45,11 @@ RUN_OPTIONS = (
            metavar="SECONDS"),
     *CURVE_OPTIONS,
 )
-ALL_OPTIONS = (*DB_OPTIONS, *RUN_OPTIONS, *LOG_OPTIONS)
+ALL_OPTIONS = (*DB_OPTIONS, *RUN_OPTIONS, *WEB_OPTIONS, *LOG_OPTIONS)
+WEB_COMMAND_OPTIONS = tuple(o for o in ALL_OPTIONS if "endpoint" not in o.key and o.key not in ("curve", "accept_any_node"))
 # A node counts as offline once it has missed this many report intervals.
 OFFLINE_AFTER_INTERVALS = 3
-SUBCOMMANDS = ("run", "report", "status", "init-db", "keys")
+SUBCOMMANDS = ("run", "report", "status", "init-db", "keys", "web", "web-user")
 
 
 class UsageError(ProcmeshError, ValueError):
@@ -56,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="procmesh-hub", description="procmesh hub: tells nodes what to watch and stores their usage.")
     parser.add_argument("--version", action="version", version=f"procmesh-hub {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="{run,report,status,init-db,keys}")
+    commands = parser.add_subparsers(dest="command", metavar="{run,report,status,init-db,keys,web,web-user}")
 
     def add_settings(sub: argparse.ArgumentParser, options: Sequence[Option]) -> None:
         sub.add_argument("--config", metavar="FILE", help="TOML settings file (keys as the flags, with _)")
@@ -79,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--format", choices=FORMATS, default="table")
     command("init-db", "create the database tables and exit", (*DB_OPTIONS, *LOG_OPTIONS))
     add_keys_parser(commands, lambda sub: add_settings(sub, (KEYS_DIR, *LOG_OPTIONS)))
+    command("web", "serve the web dashboard alone, from any database the hub writes", WEB_COMMAND_OPTIONS)
+    add_web_user_parser(commands, lambda sub: add_settings(sub, (*DB_OPTIONS, *LOG_OPTIONS)))
     return parser
 
 
@@ -130,18 +136,32 @@ def cmd_run(_parsed: argparse.Namespace, settings: dict) -> int:
     # Before the sockets accept anyone; logged only once nothing can fail with a one-line error.
     capacity = raise_open_files_limit()
     storage = _open_db(settings)
+    hub: Hub | None = None
+    try:
+        dashboard = prepare_dashboard(settings, metrics.REGISTRY, lambda: hub.problems() if hub else [],
+                                      create_tables=True)
+    except ProcmeshError:
+        storage.close()
+        raise
     try:
         hub = Hub(HubOptions(settings["config_endpoint"], settings["report_endpoint"],
                              settings["interval"], settings["grace"], watch_file, capacity), storage,
                   watch, security)
     except (BindError, KeyFileError):
         storage.close()
+        if dashboard:
+            dashboard.sock.close()
         raise
     log.info("database: %s", parse_db_url(settings["db"]).redacted())
     if capacity is not None:
         log.info("the open-files limit leaves room for about %d nodes (two connections each)", capacity)
     hub.install_signal_handlers()
-    return 0 if hub.run() else 1
+    web = start_beside_hub(dashboard) if dashboard else None
+    try:
+        return 0 if hub.run() else 1
+    finally:
+        if web:
+            web.stop()
 
 
 def _security(settings: dict) -> Security:
@@ -201,4 +221,4 @@ def cmd_init_db(_parsed: argparse.Namespace, settings: dict) -> int:
 
 
 COMMANDS = {"run": cmd_run, "report": cmd_report, "status": cmd_status, "init-db": cmd_init_db,
-            "keys": cmd_keys}
+            "keys": cmd_keys, "web": cmd_web, "web-user": cmd_web_user}

@@ -26,6 +26,7 @@ from common.watchlist import WatchEntry
 from hub.auth import Plaintext, Security
 from hub.clock import ClockOffsets
 from hub.limits import near_capacity
+from hub import metrics
 from hub.storage import Storage
 from hub.watcher import WatchFileWatcher
 from hub.writer import Received, Writer
@@ -115,6 +116,7 @@ class Hub:
         self._clocks = ClockOffsets()
         self._drops: Counter[str] = Counter()
         self._received = 0
+        self._beat: float | None = None   # when the socket loop last turned; None: not serving
         self._sockets: list[zmq.Socket] = []
         self._bind()
         self._writer = Writer(storage, InprocSender(self._ctx, ACK_ENDPOINT))
@@ -174,6 +176,9 @@ class Hub:
         session updates it could not store (the nodes send them again, but it is worth a code)."""
         self._writer.start()
         self._watcher.start()
+        unwatch = metrics.watch_hub(metrics.HubGauges(lambda: len(self._nodes_seen),
+                                                      lambda: self._writer.pending_rows,
+                                                      lambda: self._config.version))
         log.info("hub listening: config %s, reports %s; watch list %s: %d labels, digest %s",
                  self.options.config_endpoint, self.options.report_endpoint,
                  self.options.watch_file, len(self._config.watch), self._config.digest)
@@ -181,8 +186,23 @@ class Hub:
         try:
             served = self._loop()
         finally:
+            self._beat = None
+            unwatch()
             stored = self._shutdown()
         return served and stored
+
+    def problems(self, stalled_after: float = 5.0) -> list[str]:
+        """Why the hub is not healthy now (for /healthz); empty while it serves and stores."""
+        if self._beat is None:
+            return ["the hub is not serving its sockets"]
+        found = []
+        if time.monotonic() - self._beat > stalled_after:
+            found.append(f"the socket loop has not turned for {time.monotonic() - self._beat:.0f} s")
+        if not self._writer.is_alive():
+            found.append("the database writer stopped")
+        elif self._writer.last_error:
+            found.append(f"database writes fail: {self._writer.last_error}")
+        return found
 
     def _loop(self) -> bool:
         """Serve until asked to stop (True) or until the writer is gone (False)."""
@@ -204,7 +224,7 @@ class Hub:
             if not self._writer.is_alive():
                 log.error("the database writer stopped unexpectedly; stopping the hub")
                 return False
-            now = time.monotonic()
+            now = self._beat = time.monotonic()
             if now >= next_broadcast:
                 # Safety net for a subscriber that attached between welcome message and subscribe.
                 self._xpub.send(config_frame(self._config))
@@ -265,12 +285,14 @@ class Hub:
                 log.info("node left: %s", report.node)
             received.append(Received(report, peer, now, offset))
         if received:
+            metrics.REPORTS_RECEIVED.inc(len(received))
             self._writer.submit(received)
 
     def _count_drop(self, exc: ProtocolError) -> None:
         if not self._drops[exc.reason]:
             log.warning("dropped a report (%s); further drops are counted once a minute", exc)
         self._drops[exc.reason] += 1
+        metrics.REPORTS_DROPPED.labels(exc.reason).inc()
 
     def _drain_subscriptions(self) -> None:
         while True:

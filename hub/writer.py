@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
 from common.protocol import MAX_ACK_SEQS, Report
+from hub import metrics
 from hub.isolate import store_acceptable_rows
 from hub.storage import NodeRow, SessionRow, Storage, StorageError, StorageUnavailable
 
@@ -104,6 +105,7 @@ class Writer(threading.Thread):
         self.inbox: queue.Queue[list[Received] | None] = queue.Queue(INBOX_LIMIT)
         self.stats = WriterStats()
         self.unstored = 0  # session updates given up on at stop
+        self.last_error: str | None = None   # while writes fail: why (for /healthz)
         self._storage = storage
         self._ack_sink = ack_sink
         self._flush_rows = flush_rows
@@ -115,6 +117,10 @@ class Writer(threading.Thread):
         self._refusals = 0
         self._stopping = False
         self._stop_deadline = 0.0
+
+    @property
+    def pending_rows(self) -> int:
+        return len(self._pending.sessions)
 
     def submit(self, batch: list[Received]) -> None:
         self.inbox.put(batch)
@@ -177,7 +183,8 @@ class Writer(threading.Thread):
     def _flush(self, now: float) -> None:
         pending = self._pending
         try:
-            self._storage.write(list(pending.sessions.values()), list(pending.nodes.values()))
+            with metrics.WRITE_SECONDS.time():
+                self._storage.write(list(pending.sessions.values()), list(pending.nodes.values()))
         except StorageUnavailable as exc:
             self._retry_later(now, exc)
             return
@@ -216,6 +223,8 @@ class Writer(threading.Thread):
 
     def _committed(self, pending: _Pending) -> None:
         self._refusals = 0
+        self.last_error = None
+        metrics.ROWS_WRITTEN.inc(len(pending.sessions))
         if self._outage_logged is not None:
             log.warning("database writes work again; stored %d pending session updates",
                         len(pending.sessions))
@@ -229,6 +238,8 @@ class Writer(threading.Thread):
 
     def _retry_later(self, now: float, exc: StorageError) -> None:
         self.stats.failures += 1
+        self.last_error = str(exc)
+        metrics.DATABASE_ERRORS.inc()
         self._retry_at = now + self._retry_delay
         self._retry_delay = min(self._retry_delay * 2, RETRY_MAX)
         # An outage produces one failure per retry; a person needs one line a minute, not hundreds.

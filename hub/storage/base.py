@@ -115,6 +115,10 @@ class Storage(ABC):
         return [node_status(self.dialect, row) for row in self._fetchall(NODES_QUERY, [])]
 
     @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any]) -> int:
+        """One statement in a transaction of its own; the number of rows it matched."""
+
+    @abstractmethod
     def close(self) -> None:
         ...
 

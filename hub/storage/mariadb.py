@@ -164,6 +164,10 @@ class MariaDBStorage(Storage):
         self._known.remember(row.sid for row in rows)
         self._known_nodes.remember(_node_state(row) for row in nodes)
 
+    def execute(self, sql: str, params: Sequence[Any]) -> int:
+        with self._transaction("write to") as cursor:
+            return cursor.execute(sql, params)
+
     def close(self) -> None:
         if self._conn is not None and self._conn.open:
             self._conn.close()

@@ -115,6 +115,11 @@ class SQLiteStorage(Storage):
         # Only after COMMIT: a rolled-back write must be upserted again next time.
         self._known.remember(row.sid for row in sessions)
 
+    def execute(self, sql: str, params: Sequence[Any]) -> int:
+        with self._errors("write to"), self._conn:
+            self._conn.execute("BEGIN IMMEDIATE")
+            return self._conn.execute(sql, params).rowcount
+
     def close(self) -> None:
         self._conn.close()
 

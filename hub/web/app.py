@@ -1,0 +1,216 @@
+"""The ASGI application: who may see what, the routes, and the rendering of pages and CSV."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import quote
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from common import __version__
+from hub.storage import StorageError
+from hub.web.accounts import Account, Accounts
+from hub.web.basic import basic_credentials
+from hub.web.lockout import Lockout
+from hub.web.pages import PAGES, Page, PageView, Query
+from hub.web.pool import StoragePool
+from hub.web.pseudonym import Pseudonymizer
+from hub.web.session import Sessions, csrf_ok, new_csrf_token
+from hub.web.table import Hide
+
+log = logging.getLogger("procmesh.web")
+HERE = Path(__file__).parent
+OPEN_NAME = "local"   # who an open (loopback, no accounts) dashboard takes a visitor for
+
+
+@dataclass
+class WebContext:
+    """Everything the app needs from whoever serves it (the hub, or ``procmesh-hub web``)."""
+
+    pool: StoragePool
+    sessions: Sessions
+    pseudonymizer: Pseudonymizer
+    loopback: bool
+    interval: float
+    registry: CollectorRegistry
+    health: Callable[[], list[str]]
+    pseudonymize_all: bool = False
+    inputs: dict[str, Any] = field(default_factory=dict)   # watch list, labs and licences files
+    lockout: Lockout = field(default_factory=Lockout)
+    clock: Callable[[], float] = time.time
+
+
+@dataclass(frozen=True)
+class Viewer:
+    name: str
+    role: str
+    hide: Hide | None       # None: user names shown as they are
+    csrf: str
+    signed_in: bool
+
+
+def create_app(ctx: WebContext) -> Starlette:
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.globals.update(pages=PAGES, version=__version__)
+
+    def identify(request: Request) -> Viewer | None:
+        """The viewer behind a request, or None when it must sign in first."""
+        with ctx.pool.borrow() as storage:
+            accounts = Accounts(storage)
+            if ctx.loopback and not accounts.any():
+                return Viewer(OPEN_NAME, "admin", _hide(ctx, "admin"), "", False)
+            session = ctx.sessions.load(request)
+            account = accounts.get(session["user"]) if isinstance(session.get("user"), str) else None
+        if account is None:
+            return None
+        return Viewer(account.name, account.role, _hide(ctx, account.role), session.get("csrf", ""), True)
+
+    def identify_basic(request: Request) -> Viewer | None:
+        """Scrapers and health checkers send HTTP Basic credentials of an account instead of a cookie."""
+        credentials = basic_credentials(request)
+        if credentials is None:
+            return None
+        account = check_password(request, *credentials)
+        return None if isinstance(account, str) or account is None else \
+            Viewer(account.name, account.role, _hide(ctx, account.role), "", True)
+
+    def check_password(request: Request, name: str, password: str) -> Account | str | None:
+        """The account, or why not (a lockout), or None for a wrong name or password."""
+        keys = (f"name:{name}", f"address:{request.client.host if request.client else '-'}")
+        wait = ctx.lockout.wait_seconds(*keys)
+        if wait > 0:
+            return f"too many wrong passwords: try again in {int(wait // 60) + 1} minutes"
+        with ctx.pool.borrow() as storage:
+            account = Accounts(storage).verify(name, password)
+        if account is None:
+            ctx.lockout.failed(*keys)
+            log.warning("dashboard: wrong name or password for %r from %s", name, keys[1][8:])
+        else:
+            ctx.lockout.succeeded(*keys)
+        return account
+
+    def guarded(handler: Callable[[Request, Viewer], Response], machine: bool = False) -> Callable:
+        """Every route but the login page and the static files passes here."""
+        async def endpoint(request: Request) -> Response:
+            started = time.perf_counter()
+            viewer = await run_in_threadpool(identify, request)
+            if viewer is None and machine:
+                viewer = await run_in_threadpool(identify_basic, request)
+            if viewer is None:
+                if machine or request.url.path.endswith(".csv"):
+                    return PlainTextResponse("sign in first\n", 401,
+                                             {"WWW-Authenticate": 'Basic realm="procmesh"'})
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return RedirectResponse(f"/login?next={quote(target)}", 303)
+            response = await run_in_threadpool(handler, request, viewer)
+            # Read by bench/dashboard.py: the server's own time, without the network's.
+            response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+            return response
+        return endpoint
+
+    def render(request: Request, viewer: Viewer, template: str, status: int = 200, **context: Any) -> Response:
+        response = templates.TemplateResponse(request, template, {"viewer": viewer, **context}, status_code=status)
+        response.headers["Cache-Control"] = "no-store"   # personal data: never from a shared cache
+        return response
+
+    def page_route(page: Page) -> Callable[[Request, Viewer], Response]:
+        def handler(request: Request, viewer: Viewer) -> Response:
+            query = Query.from_params(request.query_params, ctx.clock())
+            try:
+                with ctx.pool.borrow() as storage:
+                    view = page.build(storage, query, ctx)
+            except StorageError as exc:
+                return render(request, viewer, "error.html", 503, page=page, message=str(exc))
+            if request.url.path.endswith(".csv"):
+                return _csv(page, view, request.query_params.get("table", ""), viewer)
+            return render(request, viewer, "page.html", page=page, view=view, query=query,
+                          csv_query=request.url.query)
+        return handler
+
+    def login_form(request: Request, error: str = "", status: int = 200) -> Response:
+        session = ctx.sessions.load(request)
+        if not session.get("csrf"):
+            session = {"csrf": new_csrf_token()}
+        next_path = _safe_next(request.query_params.get("next", "/"))
+        response = templates.TemplateResponse(
+            request, "login.html", {"viewer": None, "csrf": session["csrf"], "error": error,
+                                    "next_path": next_path}, status_code=status)
+        ctx.sessions.save(request, response, session)
+        return response
+
+    async def login(request: Request) -> Response:
+        if request.method == "GET":
+            return login_form(request)
+        form = await request.form()
+        session = ctx.sessions.load(request)
+        if not csrf_ok(session, form.get("csrf")):
+            return PlainTextResponse("the form is out of date or was not sent by this site: reload the "
+                                     "page and try again\n", 403)
+        name, password = str(form.get("name", "")), str(form.get("password", ""))
+        outcome = await run_in_threadpool(check_password, request, name, password)
+        if isinstance(outcome, str):
+            return login_form(request, outcome, 429)
+        if outcome is None:
+            return login_form(request, "wrong name or password", 401)
+        log.info("dashboard: %s signed in", outcome.name)
+        response = RedirectResponse(_safe_next(str(form.get("next", "/"))), 303)
+        # A new token at sign-in: a token seen before it is worth nothing after.
+        ctx.sessions.save(request, response, {"user": outcome.name, "csrf": new_csrf_token()})
+        return response
+
+    async def logout(request: Request) -> Response:
+        form = await request.form()
+        if not csrf_ok(ctx.sessions.load(request), form.get("csrf")):
+            return PlainTextResponse("the form is out of date or was not sent by this site\n", 403)
+        response = RedirectResponse("/login", 303)
+        ctx.sessions.clear(response)
+        return response
+
+    def metrics(_request: Request, _viewer: Viewer) -> Response:
+        return Response(generate_latest(ctx.registry), media_type=CONTENT_TYPE_LATEST)
+
+    def healthz(_request: Request, _viewer: Viewer) -> Response:
+        problems = ctx.health()
+        if problems:
+            return PlainTextResponse("; ".join(problems) + "\n", 503)
+        return PlainTextResponse("ok\n")
+
+    routes = [Route("/login", login, methods=["GET", "POST"]),
+              Route("/logout", logout, methods=["POST"]),
+              Route("/metrics", guarded(metrics, machine=True)),
+              Route("/healthz", guarded(healthz, machine=True)),
+              Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")]
+    for page in PAGES:
+        handler = guarded(page_route(page))
+        routes += [Route(page.path, handler), Route(page.csv_path, handler)]
+    return Starlette(routes=routes)
+
+
+def _hide(ctx: WebContext, role: str) -> Hide | None:
+    return ctx.pseudonymizer if ctx.pseudonymize_all or role != "admin" else None
+
+
+def _safe_next(path: str) -> str:
+    """Only a path on this site: an open redirect would lend the login page to phishing."""
+    return path if path.startswith("/") and not path.startswith("//") and "\\" not in path else "/"
+
+
+def _csv(page: Page, view: PageView, which: str, viewer: Viewer) -> Response:
+    tables = {table.name: table for table in view.tables}
+    table = tables.get(which) or view.tables[0]
+    body = table.csv_text(viewer.hide)
+    filename = f"procmesh-{page.name}{'-' + table.name if len(tables) > 1 else ''}.csv"
+    return Response(body, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                             "Cache-Control": "no-store"})

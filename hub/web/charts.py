@@ -1,0 +1,143 @@
+"""Charts drawn on the server as SVG: no script, nothing to download, readable without a network.
+
+Every mark carries a <title> (shown on hover) with its exact value, and ``class="mark"`` with the
+series and category in data attributes, so a test can count what was drawn.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+from markupsafe import Markup, escape
+
+WIDTH, HEIGHT = 960, 300
+LEFT, RIGHT, TOP, BOTTOM = 56, 12, 12, 56
+PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7",
+           "#9c755f", "#86bcb6")
+OTHER_COLOUR = "#bab0ac"
+MAX_X_LABELS = 16
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    values: Sequence[float]
+    colour: str = ""
+
+
+def colour(index: int, name: str = "") -> str:
+    return OTHER_COLOUR if name == "other" else PALETTE[index % len(PALETTE)]
+
+
+def nice_step(top: float, ticks: int = 5) -> float:
+    """A step of 1, 2 or 5 times a power of ten giving at most ``ticks`` gridlines up to ``top``."""
+    if top <= 0:
+        return 1.0
+    raw = top / ticks
+    power = 10 ** math.floor(math.log10(raw))
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+
+
+def _frame(body: list[str], label: str) -> Markup:
+    return Markup(f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(label)}" '
+                  f'xmlns="http://www.w3.org/2000/svg">' + "".join(body) + "</svg>")
+
+
+def _axes(categories: Sequence[str], top: float, unit: str, scale: float) -> tuple[list[str], float, float]:
+    """Gridlines, y labels and x labels; returns them with the plot's bar slot width and y scale."""
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    step = nice_step(top / scale) * scale
+    top = max(step, math.ceil(top / step) * step)
+    y_scale = plot_h / top
+    parts = []
+    value = 0.0
+    while value <= top + step / 2:
+        y = TOP + plot_h - value * y_scale
+        parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
+        parts.append(f'<text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
+                     f'{_number(value / scale)}</text>')
+        value += step
+    parts.append(f'<text class="unit" x="{LEFT - 6}" y="{TOP - 2 + 8}" text-anchor="end">{escape(unit)}</text>')
+    slot = plot_w / max(1, len(categories))
+    every = max(1, math.ceil(len(categories) / MAX_X_LABELS))
+    for i, name in enumerate(categories):
+        if i % every:
+            continue
+        x = LEFT + slot * (i + 0.5)
+        parts.append(f'<text class="tick" x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">'
+                     f'{escape(name)}</text>')
+    parts.append(f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{TOP + plot_h}" y2="{TOP + plot_h}"/>')
+    return parts, slot, y_scale
+
+
+def _number(value: float) -> str:
+    return f"{value:g}" if value < 1000 else f"{value:,.0f}"
+
+
+def stacked_bars(categories: Sequence[str], series: Sequence[Series], unit: str, scale: float,
+                 describe: str = "{series}, {category}: {value}") -> Markup:
+    """Bars per category, stacked by series; values divided by ``scale`` for the axis (3600: hours)."""
+    totals = [sum(s.values[i] for s in series) for i in range(len(categories))]
+    parts, slot, y_scale = _axes(categories, max(totals, default=0.0) or scale, unit, scale)
+    base = [0.0] * len(categories)
+    plot_bottom = HEIGHT - BOTTOM
+    for index, s in enumerate(series):
+        fill = s.colour or colour(index, s.name)
+        for i, value in enumerate(s.values):
+            if value <= 0:
+                continue
+            height = value * y_scale
+            y = plot_bottom - base[i] * y_scale - height
+            base[i] += value
+            title = describe.format(series=s.name, category=categories[i], value=_number(round(value / scale, 2)))
+            parts.append(f'<rect class="mark" data-series="{escape(s.name)}" data-category="{escape(categories[i])}" '
+                         f'x="{LEFT + slot * i + slot * 0.15:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" '
+                         f'height="{height:.1f}" fill="{fill}"><title>{escape(title)} {escape(unit)}</title></rect>')
+    return _frame(parts, f"chart in {unit}")
+
+
+def bars_with_limit(categories: Sequence[str], values: Sequence[float], limit: float | None, unit: str,
+                    name: str) -> Markup:
+    """One bar per category, and a dashed line at ``limit`` (licences owned) when there is one."""
+    top = max([*values, limit or 0.0, 1.0])
+    parts, slot, y_scale = _axes(categories, top, unit, 1.0)
+    plot_bottom = HEIGHT - BOTTOM
+    for i, value in enumerate(values):
+        over = limit is not None and value > limit
+        parts.append(f'<rect class="mark{" over" if over else ""}" data-series="{escape(name)}" '
+                     f'data-category="{escape(categories[i])}" x="{LEFT + slot * i + slot * 0.15:.1f}" '
+                     f'y="{plot_bottom - value * y_scale:.1f}" width="{slot * 0.7:.1f}" height="{value * y_scale:.1f}" '
+                     f'fill="{PALETTE[3] if over else PALETTE[0]}"><title>{escape(name)}, {escape(categories[i])}: '
+                     f'{_number(value)} {escape(unit)}</title></rect>')
+    if limit is not None:
+        y = plot_bottom - limit * y_scale
+        parts.append(f'<line class="limit" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
+                     f'<text class="limit-label" x="{WIDTH - RIGHT - 4}" y="{y - 4:.1f}" text-anchor="end">'
+                     f'{_number(limit)} licences</text>')
+    return _frame(parts, f"{name}: {unit}")
+
+
+def heatmap(rows: Sequence[str], columns: Sequence[str], values: Sequence[Sequence[float]], unit: str,
+            scale: float) -> Markup:
+    """A grid of cells, darker for more; each cell's title holds its value."""
+    width_left, cell_top = 48, 22
+    cell_w = (WIDTH - width_left - RIGHT) / max(1, len(columns))
+    cell_h = min(32.0, (HEIGHT - cell_top - 8) / max(1, len(rows)))
+    top = max((v for row in values for v in row), default=0.0) or 1.0
+    parts = []
+    for j, name in enumerate(columns):
+        parts.append(f'<text class="tick" x="{width_left + cell_w * (j + 0.5):.1f}" y="{cell_top - 6}" '
+                     f'text-anchor="middle">{escape(name)}</text>')
+    for i, row_name in enumerate(rows):
+        y = cell_top + cell_h * i
+        parts.append(f'<text class="tick" x="{width_left - 6}" y="{y + cell_h / 2 + 4:.1f}" '
+                     f'text-anchor="end">{escape(row_name)}</text>')
+        for j, value in enumerate(values[i]):
+            share = value / top
+            parts.append(f'<rect class="mark cell" data-series="{escape(row_name)}" data-category="{escape(columns[j])}" '
+                         f'x="{width_left + cell_w * j:.1f}" y="{y:.1f}" width="{cell_w - 1:.1f}" '
+                         f'height="{cell_h - 1:.1f}" fill="{PALETTE[0]}" fill-opacity="{0.06 + 0.94 * share:.3f}">'
+                         f'<title>{escape(row_name)} {escape(columns[j])}:00: {_number(round(value / scale, 2))} '
+                         f'{escape(unit)}</title></rect>')
+    return _frame(parts, f"heatmap in {unit}")

@@ -1,0 +1,14 @@
+"""The dashboard's settings: flags, PROCMESH_* variables and hub.toml keys like every other."""
+from __future__ import annotations
+
+from common.settings import Option, boolean
+
+WEB_LISTEN = Option("web_listen", "127.0.0.1:8807", "where the web dashboard listens, HOST:PORT, or off; "
+                    "an address other than loopback needs accounts (web-user add)", metavar="ADDRESS")
+WEB_OPTIONS = (
+    WEB_LISTEN,
+    Option("web_certfile", "", "serve the dashboard over HTTPS with this certificate (PEM)", metavar="FILE"),
+    Option("web_keyfile", "", "the private key of web_certfile (PEM)", metavar="FILE"),
+    Option("pseudonymize_users", False, "show every user name as a keyed hash, to admins and in report "
+           "output too", boolean),
+)
