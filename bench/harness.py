@@ -44,7 +44,8 @@ def percentile(values: Sequence[float], p: float) -> float:
 
 def bench_env(folder: Path) -> dict[str, str]:
     """Children import this checkout; their lock files and settings stay in the scratch folder."""
-    return dict(os.environ, PYTHONPATH=str(REPO), XDG_DATA_HOME=str(folder))
+    # No dashboard on port 8807 unless a benchmark asks for one with --web-listen.
+    return dict(os.environ, PYTHONPATH=str(REPO), XDG_DATA_HOME=str(folder), PROCMESH_WEB_LISTEN="off")
 
 
 @dataclass

@@ -176,6 +176,7 @@ class Hub:
         session updates it could not store (the nodes send them again, but it is worth a code)."""
         self._writer.start()
         self._watcher.start()
+        self._beat = time.monotonic()
         unwatch = metrics.watch_hub(metrics.HubGauges(lambda: len(self._nodes_seen),
                                                       lambda: self._writer.pending_rows,
                                                       lambda: self._config.version))

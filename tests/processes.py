@@ -27,6 +27,8 @@ def python_env(home: Path | None = None) -> dict[str, str]:
     # The tester's own PROCMESH_* settings must not leak into the programs under test.
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROCMESH_") or k in TEST_SETTINGS}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    # Hubs under test serve no dashboard unless a test gives --web-listen: port 8807 is one per machine.
+    env["PROCMESH_WEB_LISTEN"] = "off"
     if home is not None:
         for variable, folder in (("XDG_DATA_HOME", "data"), ("XDG_STATE_HOME", "state"),
                                  ("XDG_CONFIG_HOME", "config"), ("XDG_CONFIG_DIRS", "etc-xdg")):

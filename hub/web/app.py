@@ -194,6 +194,8 @@ def create_app(ctx: WebContext) -> Starlette:
     for page in PAGES:
         handler = guarded(page_route(page))
         routes += [Route(page.path, handler), Route(page.csv_path, handler)]
+    if all(page.path != "/" for page in PAGES):
+        routes.append(Route("/", guarded(lambda _request, _viewer: RedirectResponse(PAGES[0].path, 303))))
     return Starlette(routes=routes)
 
 
