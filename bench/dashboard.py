@@ -1,0 +1,169 @@
+"""Dashboard benchmark: each page's server time on a year of data, and what page loads cost ingest.
+
+On the report-growth data set (5,000,000 sessions of 1,000 nodes over 365 days in MariaDB, loaded
+by bench/report_growth.py's loader), a real hub serves its dashboard; in the same run:
+1. every page is loaded ``--loads`` times, one at a time, and its server time (the Server-Timing
+   header the app sets: from the request to the response, without the network) gives p50 / p95;
+2. simulated nodes (bench/hub_ingest.py's sender) report for ``--duration`` seconds while nobody
+   looks at the dashboard: report->commit p99;
+3. the same again while ``--page-rate`` pages a second (default 10, every page in turn) are loaded.
+
+    python bench/dashboard.py                                  # 5 million rows, scratch database
+    python bench/dashboard.py --database procmesh_growth       # reuse report_growth's kept data
+    python bench/dashboard.py --rows 20000 --nodes 20 --days 30 --sim-nodes 50 --duration 3 --loads 2
+                                                               # smoke size (CI)
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import multiprocessing as mp
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from harness import DEFAULT_MARIADB, free_port, percentile, start_hub
+from hub_ingest import SenderResult, sender
+from report_growth import count_rows, database, load, sessions
+
+# What a person opens: each page with the range it shows by default or a typical longer one.
+PAGES = [
+    ("Nodes", "/nodes"),
+]
+
+
+def server_ms(response: httpx.Response) -> float:
+    timing = response.headers.get("server-timing", "")
+    if response.status_code != 200 or not timing.startswith("app;dur="):
+        raise SystemExit(f"{response.request.url}: HTTP {response.status_code}\n{response.text[:500]}")
+    return float(timing.split("dur=", 1)[1])
+
+
+def time_pages(client: httpx.Client, loads: int) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {name: [] for name, _ in PAGES}
+    for _ in range(loads):
+        for name, path in PAGES:
+            times[name].append(server_ms(client.get(path)))
+    return times
+
+
+class PageLoad:
+    """Open-loop page loads at a fixed rate, every page in turn, from a few threads (a slow page
+    does not lower the rate), until stopped; server times per page."""
+
+    def __init__(self, url: str, rate: float) -> None:
+        self._url, self._rate = url, rate
+        self._stop = threading.Event()
+        self.times: dict[str, list[float]] = {name: [] for name, _ in PAGES}
+        self.late = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _load(self, client: httpx.Client, name: str, path: str) -> None:
+        self.times[name].append(server_ms(client.get(path)))
+
+    def _run(self) -> None:
+        with httpx.Client(base_url=self._url, timeout=60) as client, \
+                concurrent.futures.ThreadPoolExecutor(8) as pool:
+            due, i = time.monotonic(), 0
+            while not self._stop.is_set():
+                name, path = PAGES[i % len(PAGES)]
+                pool.submit(self._load, client, name, path)
+                i += 1
+                due += 1 / self._rate
+                wait = due - time.monotonic()
+                if wait > 0:
+                    self._stop.wait(wait)
+                else:
+                    self.late += 1
+
+
+def ingest(hub, args: argparse.Namespace, phase: str) -> list[float]:
+    """Report->commit latencies of simulated nodes reporting for args.duration seconds."""
+    nodes = [f"dash-{phase}-{i:05d}/u" for i in range(args.sim_nodes)]
+    results: mp.Queue = mp.Queue()
+    start_line = mp.Barrier(args.senders + 1)
+    procs = [mp.Process(target=sender, args=(i, nodes[i::args.senders], 5, args, hub.config_endpoint,
+                                            hub.report_endpoint, start_line, results))
+             for i in range(args.senders)]
+    for proc in procs:
+        proc.start()
+    start_line.wait(180)
+    gathered: list[SenderResult] = [results.get(timeout=args.duration + args.settle + 120) for _ in procs]
+    for proc in procs:
+        proc.join()
+    unacked = sum(r.reports_sent - r.reports_acked for r in gathered)
+    if unacked:
+        print(f"  ({phase}: {unacked} reports not acknowledged by the end)")
+    return [x for r in gathered for x in r.latencies]
+
+
+def print_pages(title: str, times: dict[str, list[float]]) -> None:
+    print(f"  {title}")
+    for name, values in times.items():
+        print(f"    {name:28s} p50 {percentile(values, 50):7.1f} ms   p95 {percentile(values, 95):7.1f} ms"
+              f"   ({len(values)} loads)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--nodes", type=int, default=1000, help="nodes in the stored year of data")
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--mariadb-server", default=DEFAULT_MARIADB)
+    parser.add_argument("--database", help="keep the data in this database (loaded only when empty)")
+    parser.add_argument("--loads", type=int, default=20, help="loads of each page, one at a time")
+    parser.add_argument("--page-rate", type=float, default=10.0, help="page loads a second during ingest")
+    parser.add_argument("--sim-nodes", type=int, default=2000, help="simulated nodes reporting")
+    parser.add_argument("--interval", type=float, default=5.0)
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds of each ingest phase")
+    parser.add_argument("--senders", type=int, default=2)
+    parser.add_argument("--settle", type=float, default=5.0)
+    args = parser.parse_args()
+    # What hub_ingest's sender reads besides the above: paced reports over shared sockets.
+    args.mode, args.sockets, args.window = "paced", 100, 5000
+    with tempfile.TemporaryDirectory() as tmp, database(args.mariadb_server, args.database) as url:
+        folder = Path(tmp)
+        print(f"== dashboard: {args.nodes} nodes, {args.days} days in MariaDB")
+        watch = folder / "watch.txt"
+        watch.write_text("bench\n")
+        port = free_port()
+        hub = start_hub(folder, url, watch, "--web-listen", f"127.0.0.1:{port}")
+        try:
+            if count_rows(url) == 0:
+                t0 = time.perf_counter()
+                loaded = load(url, sessions(args.nodes, args.days, args.rows), folder)
+                print(f"  loaded {loaded:,} rows in {time.perf_counter() - t0:.0f} s")
+            print(f"  rows in records: {count_rows(url):,}")
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+                print_pages("page server time, one load at a time:", time_pages(client, args.loads))
+            quiet = ingest(hub, args, "quiet")
+            load_run = PageLoad(f"http://127.0.0.1:{port}", args.page_rate)
+            load_run.start()
+            try:
+                busy = ingest(hub, args, "busy")
+            finally:
+                load_run.stop()
+        finally:
+            hub.stop()
+        print_pages(f"page server time while {args.page_rate:g} pages/s load during ingest:", load_run.times)
+        if load_run.late:
+            print(f"    ({load_run.late} page loads started late: the loader could not keep the rate)")
+        p99_quiet, p99_busy = percentile(quiet, 99) * 1000, percentile(busy, 99) * 1000
+        print(f"  ingest, {args.sim_nodes} simulated nodes every {args.interval:g} s for {args.duration:g} s:")
+        print(f"    report->commit p50 / p99 without page loads  {percentile(quiet, 50) * 1000:7.1f} / {p99_quiet:7.1f} ms")
+        print(f"    report->commit p50 / p99 with page loads     {percentile(busy, 50) * 1000:7.1f} / {p99_busy:7.1f} ms")
+        print(f"    p99 ratio with / without                     {p99_busy / p99_quiet:7.2f}")
+
+
+if __name__ == "__main__":
+    main()
