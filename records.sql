@@ -42,3 +42,12 @@ CREATE TABLE IF NOT EXISTS nodes (
     online       TINYINT      NOT NULL DEFAULT 0,
     PRIMARY KEY (node)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- Accounts of the web dashboard (procmesh-hub web-user add): an argon2 hash, never a password.
+CREATE TABLE IF NOT EXISTS web_users (
+    name         VARCHAR(64)  NOT NULL,
+    role         VARCHAR(16)  NOT NULL COMMENT 'admin or viewer',
+    passwordHash VARCHAR(255) NOT NULL COMMENT 'argon2id',
+    created      DATETIME(3)  NOT NULL COMMENT 'UTC',
+    PRIMARY KEY (name)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

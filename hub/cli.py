@@ -138,8 +138,7 @@ def cmd_run(_parsed: argparse.Namespace, settings: dict) -> int:
     storage = _open_db(settings)
     hub: Hub | None = None
     try:
-        dashboard = prepare_dashboard(settings, metrics.REGISTRY, lambda: hub.problems() if hub else [],
-                                      create_tables=True)
+        dashboard = prepare_dashboard(settings, metrics.REGISTRY, lambda: hub.problems() if hub else [])
     except ProcmeshError:
         storage.close()
         raise

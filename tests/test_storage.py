@@ -105,7 +105,7 @@ def test_schema_is_created_on_an_empty_database_and_again_harmlessly(storage_url
         store.ensure_schema()
         store.ensure_schema()
         store.write([row], [node()])
-    assert table_names(storage_url) == {"records", "nodes"}
+    assert table_names(storage_url) == {"records", "nodes", "web_users"}
     with open_storage(storage_url) as store:
         store.ensure_schema()
         assert [u.sessions for u in store.usage(None, None, ["process"])] == [1]
@@ -114,7 +114,7 @@ def test_schema_is_created_on_an_empty_database_and_again_harmlessly(storage_url
 
 def test_tables_have_the_columns_of_records_sql(storage: Storage, storage_url: str) -> None:
     assert records_sql_columns("records")[:7] == ORIGINAL_COLUMNS
-    for table in ("records", "nodes"):
+    for table in ("records", "nodes", "web_users"):
         assert table_columns(storage_url, table) == records_sql_columns(table)
 
 

@@ -47,7 +47,7 @@ def test_on_loopback_without_accounts_every_page_is_open(sqlite_mesh: Mesh) -> N
 def test_an_address_other_than_loopback_needs_accounts(tmp_path: Path, command: str) -> None:
     (tmp_path / "monitorProcesses.txt").write_text("anything\n")
     db = f"sqlite:///{tmp_path / 'procmesh.db'}"
-    run_cli("hub", "web-user", "list", "--db", db, cwd=tmp_path)
+    run_cli("hub", "init-db", "--db", db, cwd=tmp_path)
     endpoints = ["--config-endpoint", f"tcp://127.0.0.1:{free_port()}",
                  "--report-endpoint", f"tcp://127.0.0.1:{free_port()}"] if command == "run" else []
     result = run_cli("hub", command, "--db", db, "--web-listen", f"0.0.0.0:{free_port()}", *endpoints,

@@ -53,6 +53,14 @@ CREATE TABLE IF NOT EXISTS nodes (
     online       TINYINT      NOT NULL DEFAULT 0,
     PRIMARY KEY (node)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+CREATE TABLE IF NOT EXISTS web_users (
+    name         VARCHAR(64)  NOT NULL,
+    role         VARCHAR(16)  NOT NULL COMMENT 'admin or viewer',
+    passwordHash VARCHAR(255) NOT NULL COMMENT 'argon2id',
+    created      DATETIME(3)  NOT NULL COMMENT 'UTC',
+    PRIMARY KEY (name)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 """
 
 

@@ -41,6 +41,12 @@ SCHEMA = (
         lastSeen     TEXT NOT NULL,
         online       INTEGER NOT NULL DEFAULT 0
     )""",
+    """CREATE TABLE IF NOT EXISTS web_users (
+        name         TEXT NOT NULL PRIMARY KEY,
+        role         TEXT NOT NULL,
+        passwordHash TEXT NOT NULL,
+        created      TEXT NOT NULL
+    )""",
 )
 
 UPSERT_SESSION = (

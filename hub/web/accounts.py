@@ -10,26 +10,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from common.errors import ProcmeshError
 from hub.storage import Storage
-from hub.storage.sqlite import SQLiteStorage
 
 ROLES = ("admin", "viewer")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 MIN_PASSWORD = 8
-
-SCHEMA = {
-    "sqlite": """CREATE TABLE IF NOT EXISTS web_users (
-        name         TEXT NOT NULL PRIMARY KEY,
-        role         TEXT NOT NULL,
-        passwordHash TEXT NOT NULL,
-        created      TEXT NOT NULL)""",
-    "mariadb": """CREATE TABLE IF NOT EXISTS web_users (
-        name         VARCHAR(64)  NOT NULL,
-        role         VARCHAR(16)  NOT NULL,
-        passwordHash VARCHAR(255) NOT NULL,
-        created      DATETIME(3)  NOT NULL COMMENT 'UTC',
-        PRIMARY KEY (name)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin""",
-}
-
 
 # Written with "?" and given the backend's placeholder by Accounts._sql.
 INSERT = "INSERT INTO web_users (name, role, passwordHash, created) VALUES (?, ?, ?, ?)"
@@ -59,10 +43,6 @@ class Accounts:
         self._hasher = hasher or PasswordHasher()
         self._mark = storage.dialect.placeholder
         self._dummy: str | None = None
-
-    def ensure_table(self) -> None:
-        backend = "sqlite" if isinstance(self._storage, SQLiteStorage) else "mariadb"
-        self._storage.execute(SCHEMA[backend], [])
 
     def add(self, name: str, role: str, password: str, now: float | None = None) -> None:
         if not NAME_PATTERN.fullmatch(name):

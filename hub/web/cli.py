@@ -45,21 +45,15 @@ class Dashboard:
         return self.listen.url(self.tls)
 
 
-def prepare_dashboard(settings: dict, registry: CollectorRegistry, health: Callable[[], list[str]],
-                      create_tables: bool) -> Dashboard | None:
-    """Check the address rule and bind, so every mistake is one line before anything runs; None: off.
-
-    ``create_tables``: false for ``procmesh-hub web``, which may read through a read-only account.
-    """
+def prepare_dashboard(settings: dict, registry: CollectorRegistry,
+                      health: Callable[[], list[str]]) -> Dashboard | None:
+    """Check the address rule and bind, so every mistake is one line before anything runs; None: off."""
     listen = parse_listen(settings["web_listen"])
     if listen is None:
         return None
     open_db = _opener(settings)
     with open_db() as storage:
-        accounts = Accounts(storage)
-        if create_tables:
-            accounts.ensure_table()
-        if not listen.loopback and not accounts.any():
+        if not listen.loopback and not Accounts(storage).any():
             raise WebListenError(
                 f"web_listen {settings['web_listen']} is not a loopback address, so the dashboard needs "
                 "accounts: add one with procmesh-hub web-user add NAME --role admin, or use "
@@ -95,7 +89,7 @@ def cmd_web(_parsed: argparse.Namespace, settings: dict) -> int:
             return [f"database: {exc}"]
         return []
 
-    dashboard = prepare_dashboard(settings, registry, health, create_tables=False)
+    dashboard = prepare_dashboard(settings, registry, health)
     if dashboard is None:
         raise WebListenError("web_listen is off: give the address to serve the dashboard on (--web-listen)")
     log.info("dashboard: %s", dashboard.url)
@@ -123,8 +117,8 @@ def add_web_user_parser(commands: argparse._SubParsersAction,
 
 def cmd_web_user(parsed: argparse.Namespace, settings: dict) -> int:
     with _opener(settings)() as storage:
+        storage.ensure_schema()
         accounts = Accounts(storage)
-        accounts.ensure_table()
         if parsed.web_user_command == "add":
             password = _read_password(parsed.password_stdin)
             accounts.add(parsed.name, parsed.role, password)
