@@ -24,7 +24,7 @@ class Lockout:
     def wait_seconds(self, *keys: str) -> float:
         """How long the longest lock among ``keys`` lasts still; 0 when none is locked."""
         now = self._clock()
-        return max((self._locked_until.get(key, 0.0) - now for key in keys), default=0.0) if keys else 0.0
+        return max([0.0, *(self._locked_until.get(key, now) - now for key in keys)])
 
     def failed(self, *keys: str) -> None:
         now = self._clock()
