@@ -17,7 +17,7 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     python_requires=">=3.10",
-    packages=["common", "hub", "hub.storage", "hub.web", "node"],
+    packages=["common", "hub", "hub.storage", "hub.web", "hub.web.views", "node"],
     package_data={"hub.web": ["templates/*.html", "static/*"]},
     install_requires=[
         "pyzmq>=25",

@@ -23,7 +23,8 @@ from hub.storage import StorageError
 from hub.web.accounts import Account, Accounts
 from hub.web.basic import basic_credentials
 from hub.web.lockout import Lockout
-from hub.web.pages import PAGES, Page, PageView, Query
+from hub.web.page import Page, PageView, Query
+from hub.web.pages import PAGES
 from hub.web.pool import StoragePool
 from hub.web.pseudonym import Pseudonymizer
 from hub.web.session import Sessions, csrf_ok, new_csrf_token

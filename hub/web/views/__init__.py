@@ -1,0 +1,1 @@
+"""One module per dashboard page; ``hub.web.pages`` lists them in navigation order."""
