@@ -40,5 +40,6 @@ CREATE TABLE IF NOT EXISTS nodes (
     firstSeen    DATETIME(3)  NOT NULL COMMENT 'UTC',
     lastSeen     DATETIME(3)  NOT NULL COMMENT 'UTC',
     online       TINYINT      NOT NULL DEFAULT 0,
+    reportInterval DOUBLE     NULL COMMENT 'seconds between reports, as the hub that stored the row asked (status judges silence by it)',
     PRIMARY KEY (node)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

@@ -8,13 +8,13 @@ import csv
 import io
 import json
 import time
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Callable, Sequence
 
-from hub.storage import NodeStatus, UsageRow
+from hub.answers import UsageRow
+from hub.storage import NodeStatus
 
 FORMATS = ("table", "csv", "json")
-GROUP_COLUMNS = ("computer", "user", "process")
 
 
 def _local(ts: float) -> datetime:
@@ -27,8 +27,11 @@ def _short(ts: float) -> str:
 
 
 def duration(seconds: float) -> str:
+    """``H:MM:SS``, and ``Nd HH:MM:SS`` from a day on, so a month of a lab reads at a glance."""
     whole = int(round(seconds))
-    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+    days, rest = divmod(whole, 86_400)
+    clock = f"{rest // 3600}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+    return f"{days}d {clock:0>8}" if days else clock
 
 
 def render_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -53,17 +56,31 @@ def _emit(fmt: str, header: Sequence[str], table_rows: Callable[[], list[list[st
     return render_table(header, table_rows())
 
 
-def format_usage(rows: Sequence[UsageRow], by: Sequence[str], fmt: str) -> str:
-    header = [*by, "sessions", "time", "first start", "last end"]
-    fields = [*by, "sessions", "seconds", "first_start", "last_end"]
+def format_usage(rows: Sequence[UsageRow], by: Sequence[str], fmt: str, zone: tzinfo | None = None) -> str:
+    """``time``/``seconds`` is seat time; ``program time``/``program_seconds`` (the plain sum over
+    programs) is shown where ``process`` is not a key, since only then can the two differ."""
+    program = "process" not in by
+    header = [*by, "sessions", "time", *(["program time"] if program else []), "first start", "last end"]
+    fields = [*by, "sessions", "seconds", *(["program_seconds"] if program else []), "first_start", "last_end"]
+    short, iso = _time_formats(zone)
     return _emit(
         fmt, header,
-        lambda: [[*r.key, str(r.sessions), duration(r.seconds), _short(r.first), _short(r.last)]
+        lambda: [[*r.key, str(r.sessions), duration(r.seconds),
+                  *([duration(r.program_seconds)] if program else []), short(r.first), short(r.last)]
                  for r in rows],
         fields,
-        lambda: [dict(zip(fields, (*r.key, r.sessions, round(r.seconds, 3), _local(r.first).isoformat(),
-                                   _local(r.last).isoformat())))
+        lambda: [dict(zip(fields, (*r.key, r.sessions, round(r.seconds, 3),
+                                   *([round(r.program_seconds, 3)] if program else []),
+                                   iso(r.first), iso(r.last))))
                  for r in rows])
+
+
+def _time_formats(zone: tzinfo | None) -> tuple[Callable[[float], str], Callable[[float], str]]:
+    """Table and ISO renderings of a time: in the local zone, or in ``zone``."""
+    if zone is None:
+        return _short, lambda ts: _local(ts).isoformat()
+    return (lambda ts: datetime.fromtimestamp(ts, zone).strftime("%Y-%m-%d %H:%M:%S"),
+            lambda ts: datetime.fromtimestamp(ts, zone).isoformat())
 
 
 def format_status(nodes: Sequence[NodeStatus], online: Sequence[bool], fmt: str) -> str:

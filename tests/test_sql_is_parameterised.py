@@ -39,6 +39,13 @@ REVIEWED = {
     # Identifiers and column definitions taken from the DDL constants of hub/storage (records.sql,
     # sqlite.SCHEMA), never from input: ALTER TABLE cannot take them as parameters.
     ("hub/storage/schema.py", "_table_upgrade"): {"table.name", "column", "definition", "clause"},
+    # The slots table: one row of placeholders per slot, each from the Dialect.
+    ("hub/answers/base.py", "slots_cte"): {"', '.join([row] * len(slots))"},
+    # Aliases g0.. of columns from KEY_COLUMNS, the slots CTE of placeholders, the Dialect's
+    # templates (hint, time placeholder, GREATEST/LEAST and seconds of column names).
+    ("hub/answers/usage.py", "raw_usage_sql"): {
+        "', '.join(picked + ['s.k AS k'])", "cte", "end", "group", "hint", "start", "tp",
+        "seconds(dialect, 'a', 'b')", "seconds(dialect, fresh, 'b')"},
     # Database names cannot be parameters; the benchmarks make them, "procmesh_bench_" plus hex.
     ("bench/harness.py", "create_database"): {"name"},
     ("bench/harness.py", "drop_database"): {"name"},

@@ -34,6 +34,7 @@ class NodeRow:
     cfg: str
     seen: float
     online: bool
+    interval: float | None = None   # seconds between the node's reports (the hub's interval)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +57,8 @@ class NodeStatus:
     cfg: str
     first_seen: float
     last_seen: float
-    online: bool
+    online: bool                    # as last recorded: a node switched off never says goodbye
+    interval: float | None = None   # seconds between its reports; None: stored by an older hub
 
 
 # About 70 MB when full; a hub holds far fewer open sessions than this.
@@ -111,6 +113,10 @@ class Storage(ABC):
         sql, params = usage_query(self.dialect, since, until, by)
         return usage_rows(self.dialect, self._fetchall(sql, params), len(by))
 
+    def read(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """All rows of one statement, in a transaction of its own: how hub.answers queries."""
+        return self._fetchall(sql, params)
+
     def nodes(self) -> list[NodeStatus]:
         """Every node, ordered by computer, then user."""
         return [node_status(self.dialect, row) for row in self._fetchall(NODES_QUERY, [])]
@@ -152,6 +158,8 @@ class Dialect:
     greatest: str                            # two-argument maximum
     least: str                               # two-argument minimum
     sum_seconds: str                         # SUM of the seconds from {lo} to {hi}
+    seconds_between: str                     # the seconds from {lo} to {hi}, to the millisecond
+    time_param: str                          # a placeholder that holds a time (to_db_time's value)
     to_db_time: Callable[[float], Any]
     from_db_time: Callable[[Any], float]
     # Written after "FROM records" when a report has a start: read the sessions ending after it
@@ -211,7 +219,8 @@ def usage_rows(dialect: Dialect, rows: Iterable[Sequence[Any]], width: int) -> l
 
 
 SESSION_COLUMNS = "sid, node, client_ip, user, computerName, process, startTime, endTime"
-NODE_COLUMNS = "node, computerName, user, client_ip, platform, agent, cfg, firstSeen, lastSeen, online"
+NODE_COLUMNS = ("node, computerName, user, client_ip, platform, agent, cfg, firstSeen, lastSeen, online, "
+                "reportInterval")
 NODES_QUERY = f"SELECT {NODE_COLUMNS} FROM nodes ORDER BY computerName, user, node"
 
 
@@ -225,10 +234,11 @@ def node_values(dialect: Dialect, row: NodeRow) -> tuple[Any, ...]:
     """Parameters for NODE_COLUMNS: a new node is first seen when it is last seen."""
     seen = dialect.to_db_time(row.seen)
     return (row.node, row.computer, row.user, row.client_ip, row.platform, row.agent, row.cfg,
-            seen, seen, int(row.online))
+            seen, seen, int(row.online), row.interval)
 
 
 def node_status(dialect: Dialect, row: Sequence[Any]) -> NodeStatus:
     """A NodeStatus from a row of NODES_QUERY."""
     return NodeStatus(*row[:7], first_seen=dialect.from_db_time(row[7]),
-                      last_seen=dialect.from_db_time(row[8]), online=bool(row[9]))
+                      last_seen=dialect.from_db_time(row[8]), online=bool(row[9]),
+                      interval=None if row[10] is None else float(row[10]))

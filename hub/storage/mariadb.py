@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS nodes (
     firstSeen    DATETIME(3)  NOT NULL COMMENT 'UTC',
     lastSeen     DATETIME(3)  NOT NULL COMMENT 'UTC',
     online       TINYINT      NOT NULL DEFAULT 0,
+    reportInterval DOUBLE     NULL COMMENT 'seconds between reports, as the hub that stored the row asked (status judges silence by it)',
     PRIMARY KEY (node)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 """
@@ -66,10 +67,11 @@ INSERT_SESSIONS = (
     "ON DUPLICATE KEY UPDATE endTime = GREATEST(endTime, VALUES(endTime))")
 
 UPSERT_NODES = (
-    f"INSERT INTO nodes ({NODE_COLUMNS}) VALUES ({_marks(10)}) "
+    f"INSERT INTO nodes ({NODE_COLUMNS}) VALUES ({_marks(11)}) "
     "ON DUPLICATE KEY UPDATE computerName = VALUES(computerName), user = VALUES(user), "
     "client_ip = VALUES(client_ip), platform = VALUES(platform), agent = VALUES(agent), "
-    "cfg = VALUES(cfg), lastSeen = GREATEST(lastSeen, VALUES(lastSeen)), online = VALUES(online)")
+    "cfg = VALUES(cfg), lastSeen = GREATEST(lastSeen, VALUES(lastSeen)), online = VALUES(online), "
+    "reportInterval = VALUES(reportInterval)")
 
 # Statements of _raise_times. STRAIGHT_JOIN: read the reported rows first and look each up by its
 # key, whatever the optimizer guesses about the size of a derived table.
@@ -81,6 +83,9 @@ RAISE_LAST_SEEN = ("UPDATE ({reported}) AS reported STRAIGHT_JOIN nodes ON nodes
 DIALECT = Dialect(
     placeholder="%s", greatest="GREATEST", least="LEAST",
     sum_seconds="SUM(TIMESTAMPDIFF(MICROSECOND, {lo}, {hi})) / 1000000",
+    seconds_between="TIMESTAMPDIFF(MICROSECOND, {lo}, {hi}) / 1000000",
+    # A time in a VALUES row or a CASE is text to MariaDB unless cast.
+    time_param="CAST(%s AS DATETIME(3))",
     to_db_time=to_datetime, from_db_time=from_datetime,
     # Left alone, the optimizer may walk a whole (process, startTime) index for its GROUP BY
     # order and fetch every row of the table: on a year of 5 million sessions, `report --since
@@ -94,6 +99,7 @@ ROWS_PER_STATEMENT = 1000
 
 # Server gone, connection lost or killed, too many connections, lock wait timeout, deadlock:
 # rolling back and retrying later may succeed.
+UNKNOWN_DATABASE = 1049
 UNAVAILABLE_CODES = {1040, 1053, 1205, 1213, 1927, 2002, 2003, 2006, 2013, 2055, 4031}
 
 
@@ -232,7 +238,9 @@ class MariaDBStorage(Storage):
         reason = exc.args[1] if len(exc.args) > 1 else str(exc) or type(exc).__name__
         # PyMySQL messages never contain the password; the URL is only ever shown redacted.
         where = f"MariaDB at {self._url.server}"
-        if action == "connect to":
+        if code == UNKNOWN_DATABASE:
+            message = f"no database at {self._url.redacted()}: {reason}"
+        elif action == "connect to":
             message = f"cannot connect to {where} as {self._url.user}: {reason}"
         else:
             message = f"cannot {action} {where}, database {self._url.database}: {reason}"
@@ -277,7 +285,8 @@ def _stored_sids(cursor: Cursor, sids: Sequence[bytes]) -> set[bytes]:
 
 def _node_state(row: NodeRow) -> tuple[Any, ...]:
     """Everything of a node's row but its last-seen time."""
-    return (row.node, row.computer, row.user, row.client_ip, row.platform, row.agent, row.cfg, row.online)
+    return (row.node, row.computer, row.user, row.client_ip, row.platform, row.agent, row.cfg, row.online,
+            row.interval)
 
 
 def _raise_times(cursor: Cursor, statement: str, reported: Sequence[tuple[Any, str]]) -> int:

@@ -39,7 +39,8 @@ SCHEMA = (
         cfg          TEXT NOT NULL,
         firstSeen    TEXT NOT NULL,
         lastSeen     TEXT NOT NULL,
-        online       INTEGER NOT NULL DEFAULT 0
+        online       INTEGER NOT NULL DEFAULT 0,
+        reportInterval REAL
     )""",
 )
 
@@ -51,15 +52,18 @@ UPSERT_SESSION = (
 UPDATE_END = "UPDATE records SET endTime = max(endTime, ?) WHERE sid = ?"
 
 UPSERT_NODE = (
-    f"INSERT INTO nodes ({NODE_COLUMNS}) VALUES ({', '.join('?' * 10)}) "
+    f"INSERT INTO nodes ({NODE_COLUMNS}) VALUES ({', '.join('?' * 11)}) "
     "ON CONFLICT(node) DO UPDATE SET computerName = excluded.computerName, user = excluded.user, "
     "client_ip = excluded.client_ip, platform = excluded.platform, agent = excluded.agent, "
-    "cfg = excluded.cfg, lastSeen = max(lastSeen, excluded.lastSeen), online = excluded.online")
+    "cfg = excluded.cfg, lastSeen = max(lastSeen, excluded.lastSeen), online = excluded.online, "
+    "reportInterval = excluded.reportInterval")
 
 DIALECT = Dialect(
     placeholder="?", greatest="max", least="min",
     # julianday() is a day count; rounding each session to whole milliseconds keeps the sum exact.
     sum_seconds="SUM(round((julianday({hi}) - julianday({lo})) * 86400000)) / 1000.0",
+    seconds_between="round((julianday({hi}) - julianday({lo})) * 86400000) / 1000.0",
+    time_param="?",
     to_db_time=to_text, from_db_time=from_text,
     # Without it SQLite walks a whole grouping index (records_computer_start) for its GROUP BY.
     since_hint="INDEXED BY records_endTime")
@@ -74,11 +78,15 @@ class SQLiteStorage(Storage):
     dialect = DIALECT
 
     def __init__(self, path: str, busy_timeout: float = 5.0,
-                 known_capacity: int = KNOWN_SIDS_CAPACITY) -> None:
-        """busy_timeout: seconds to wait for another process's lock before StorageUnavailable."""
+                 known_capacity: int = KNOWN_SIDS_CAPACITY, create: bool = True) -> None:
+        """busy_timeout: seconds to wait for another process's lock before StorageUnavailable;
+        create: make the file when it does not exist (the hub), or refuse (reports)."""
         self._path = path
         self._known = KnownKeys(known_capacity)
         folder = os.path.dirname(os.path.abspath(path))
+        if not create and not os.path.isfile(path):
+            raise StorageError(f"no database at {path}: give --db the hub's database, "
+                               "or start the hub there first")
         if not os.path.isdir(folder):
             raise StorageError(f"cannot open SQLite database {path}: folder {folder} does not exist")
         with self._errors("open"):

@@ -1,0 +1,69 @@
+"""What the answer queries share: their error, the window they cover, and SQL building blocks."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from common.errors import ProcmeshError
+from hub.storage import Storage
+from hub.storage.base import Dialect
+
+from .periods import Slot
+
+# Three parameters a slot; SQLite takes at most 32,766 in one statement. A year by hour is 8,784.
+MAX_SLOTS = 10_000
+# Text at least as old as any stored time: a window without a start begins here.
+BEGINNING = 0.0
+
+
+class AnswerError(ProcmeshError, ValueError):
+    """A question that cannot be answered as asked (bad labs.txt line, unknown zone, ...): one line."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """[since, until) in epoch seconds; None: from the first stored session, or up to now."""
+    since: float | None = None
+    until: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.since is not None and self.until is not None and self.until <= self.since:
+            raise AnswerError("the end of the time window (--until) must be after its start (--since)")
+
+
+def stored_span(storage: Storage) -> tuple[float, float] | None:
+    """The first start and the last end stored (two index look-ups), or None when nothing is."""
+    first, last = storage.read("SELECT (SELECT MIN(startTime) FROM records), "
+                               "(SELECT MAX(endTime) FROM records)", [])[0]
+    if first is None:
+        return None
+    return storage.dialect.from_db_time(first), storage.dialect.from_db_time(last)
+
+
+def bounds(storage: Storage, window: Window, now: float) -> tuple[float, float] | None:
+    """The window's bounds made concrete: a missing start is the first stored session's, a missing
+    end is now (or the last stored end, if a node's clock ran ahead). None: nothing to report."""
+    since, until = window.since, window.until
+    if since is None or until is None:
+        span = stored_span(storage)
+        if span is None:
+            return None
+        since = span[0] if since is None else since
+        until = max(now, span[1]) if until is None else until
+    return (since, until) if since < until else None
+
+
+def slots_cte(dialect: Dialect, slots: Sequence[Slot]) -> tuple[str, list[Any]]:
+    """``slots(k, lo, hi) AS (VALUES ...)``: slot k of ``slots`` as a table, for a WITH clause."""
+    if len(slots) > MAX_SLOTS:
+        raise AnswerError(f"the question cuts the window into {len(slots):,} periods, more than "
+                          f"{MAX_SLOTS:,}: ask for a shorter window (--since/--until)")
+    row = f"({dialect.placeholder}, {dialect.time_param}, {dialect.time_param})"
+    params: list[Any] = []
+    for index, slot in enumerate(slots):
+        params += [index, dialect.to_db_time(slot.lo), dialect.to_db_time(slot.hi)]
+    return f"slots(k, lo, hi) AS (VALUES {', '.join([row] * len(slots))})", params
+
+
+def seconds(dialect: Dialect, lo: str, hi: str) -> str:
+    return dialect.seconds_between.format(lo=lo, hi=hi)
