@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from common.errors import ProcmeshError
 from hub.storage import Storage
 from hub.storage.base import Dialect
-
-from .periods import Slot
 
 # Three parameters a slot; SQLite takes at most 32,766 in one statement. A year by hour is 8,784.
 MAX_SLOTS = 10_000
@@ -53,16 +51,40 @@ def bounds(storage: Storage, window: Window, now: float) -> tuple[float, float] 
     return (since, until) if since < until else None
 
 
-def slots_cte(dialect: Dialect, slots: Sequence[Slot]) -> tuple[str, list[Any]]:
-    """``slots(k, lo, hi) AS (VALUES ...)``: slot k of ``slots`` as a table, for a WITH clause."""
-    if len(slots) > MAX_SLOTS:
-        raise AnswerError(f"the question cuts the window into {len(slots):,} periods, more than "
+@dataclass(frozen=True, slots=True)
+class Stretch:
+    """Part of a slot (a period of the question) read from one source: raw sessions, or the roll-up
+    (then lo and hi are whole local days). ``joins``: the time just before it belongs to the same
+    slot, so a session that began earlier was counted there already."""
+    slot: int
+    lo: float
+    hi: float
+    joins: bool = False
+
+    @property
+    def k(self) -> int:
+        """The stretch's key in SQL: slot + 1, negative when it joins (one column carries both)."""
+        return -(self.slot + 1) if self.joins else self.slot + 1
+
+
+def slot_of(k: int) -> int:
+    return abs(k) - 1
+
+
+def slots_cte(dialect: Dialect, stretches: Sequence[Stretch], name: str = "slots",
+              bound: Callable[[float], Any] | None = None, param: str = "") -> tuple[str, list[Any]]:
+    """``slots(k, lo, hi) AS (VALUES ...)``: the stretches as a table, for a WITH clause; ``bound``
+    and ``param`` turn the bounds into other values (local dates for the roll-up)."""
+    if len(stretches) > MAX_SLOTS:
+        raise AnswerError(f"the question cuts the window into {len(stretches):,} periods, more than "
                           f"{MAX_SLOTS:,}: ask for a shorter window (--since/--until)")
-    row = f"({dialect.placeholder}, {dialect.time_param}, {dialect.time_param})"
+    bound = bound or dialect.to_db_time
+    param = param or dialect.time_param
+    row = f"({dialect.placeholder}, {param}, {param})"
     params: list[Any] = []
-    for index, slot in enumerate(slots):
-        params += [index, dialect.to_db_time(slot.lo), dialect.to_db_time(slot.hi)]
-    return f"slots(k, lo, hi) AS (VALUES {', '.join([row] * len(slots))})", params
+    for stretch in stretches:
+        params += [stretch.k, bound(stretch.lo), bound(stretch.hi)]
+    return f"{name}(k, lo, hi) AS (VALUES {', '.join([row] * len(stretches))})", params
 
 
 def seconds(dialect: Dialect, lo: str, hi: str) -> str:

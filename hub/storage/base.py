@@ -6,7 +6,7 @@ from collections import OrderedDict
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable, Iterable, Sequence
+from typing import Any, Callable, ContextManager, Hashable, Iterable, Sequence
 
 from common.errors import ProcmeshError
 
@@ -94,6 +94,31 @@ class StorageUnavailable(StorageError):
     """The database cannot be reached or is busy right now: retrying later may succeed."""
 
 
+class Transaction:
+    """Statements in one transaction of a storage (hub.answers keeps its roll-up tables with it)."""
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    def read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        self._cursor.execute(sql, params)
+        return list(self._cursor.fetchall())
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Rows the statement changed (or matched)."""
+        self._cursor.execute(sql, params)
+        return self._cursor.rowcount
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self._cursor.executemany(sql, rows)
+
+
+def dirty_hours(sessions: Iterable[SessionRow]) -> list[tuple[int, int]]:
+    """The spans of UTC hours (since 1970) that written sessions touch: the roll-up recomputes
+    their local days (hub.answers.rollup). A few distinct spans per flush, whatever the nodes."""
+    return sorted({(int(row.start // 3600), int(row.end // 3600)) for row in sessions})
+
+
 class Storage(ABC):
     """One database connection, used by one thread at a time."""
 
@@ -112,6 +137,11 @@ class Storage(ABC):
         """Usage of sessions overlapping [since, until), clipped to it, grouped by `by`."""
         sql, params = usage_query(self.dialect, since, until, by)
         return usage_rows(self.dialect, self._fetchall(sql, params), len(by))
+
+    @abstractmethod
+    def transaction(self, action: str) -> ContextManager[Transaction]:
+        """Statements committed together (rolled back on an error); ``action`` names the work in
+        error messages ("update the roll-up in")."""
 
     def read(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         """All rows of one statement, in a transaction of its own: how hub.answers queries."""
@@ -160,6 +190,8 @@ class Dialect:
     sum_seconds: str                         # SUM of the seconds from {lo} to {hi}
     seconds_between: str                     # the seconds from {lo} to {hi}, to the millisecond
     time_param: str                          # a placeholder that holds a time (to_db_time's value)
+    date_param: str                          # a placeholder that holds a date ('2026-12-01')
+    lock_rows: str                           # written after a SELECT that locks what it reads
     to_db_time: Callable[[float], Any]
     from_db_time: Callable[[Any], float]
     # Written after "FROM records" when a report has a start: read the sessions ending after it
