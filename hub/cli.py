@@ -14,7 +14,8 @@ from common.logs import LOG_OPTIONS, setup_logging
 from common.settings import (Option, SettingsError, add_options, non_negative_seconds,
                              positive_seconds, resolve, settings_file)
 from common.watchlist import WatchEntry, WatchListError, load_watchlist
-from hub.answer_commands import ANSWER_COMMANDS, ANSWER_OPTIONS, add_answer_commands
+from hub.answer_commands import (ANSWER_COMMANDS, ANSWER_OPTIONS, RETENTION_DAYS, add_answer_commands,
+                                 start_rollup_keeper)
 from hub.auth import CurveServer, Plaintext, Security
 from hub.keys import CURVE_OPTIONS, KEYS_DIR, add_keys_parser, cmd_keys
 from hub.limits import raise_open_files_limit
@@ -39,6 +40,7 @@ RUN_OPTIONS = (
     INTERVAL,
     Option("grace", 30.0, "seconds a program may vanish before its session ends", non_negative_seconds,
            metavar="SECONDS"),
+    RETENTION_DAYS,
     *CURVE_OPTIONS,
 )
 ALL_OPTIONS = (*DB_OPTIONS, *RUN_OPTIONS, *ANSWER_OPTIONS, *LOG_OPTIONS)
@@ -126,7 +128,11 @@ def cmd_run(_parsed: argparse.Namespace, settings: dict) -> int:
     if capacity is not None:
         log.info("the open-files limit leaves room for about %d nodes (two connections each)", capacity)
     hub.install_signal_handlers()
-    return 0 if hub.run() else 1
+    keeper = start_rollup_keeper(settings)
+    try:
+        return 0 if hub.run() else 1
+    finally:
+        keeper.stop()
 
 
 def _security(settings: dict) -> Security:

@@ -45,7 +45,9 @@ def bounds(storage: Storage, window: Window, now: float) -> tuple[float, float] 
     if since is None or until is None:
         span = stored_span(storage)
         if span is None:
-            return None
+            if since is None:
+                return None
+            span = (since, now)   # raw sessions deleted (retention): the roll-up may hold the days
         since = span[0] if since is None else since
         until = max(now, span[1]) if until is None else until
     return (since, until) if since < until else None
