@@ -36,8 +36,9 @@ class PeakRow:
 
 def peaks(storage: Storage, window: Window, zone: ZoneInfo, now: float, per: str = "day",
           counted: str = "computers", labels: Sequence[str] = (),
-          licenses: dict[str, int] | None = None) -> list[PeakRow]:
-    """One row per period and label that ran in ``window``, by period then label."""
+          licenses: dict[str, int] | None = None, use_rollup: bool = True) -> list[PeakRow]:
+    """One row per period and label that ran in ``window``, by period then label; whole local
+    days the roll-up holds are read from it unless use_rollup is False."""
     if per not in PER:
         raise AnswerError(f"--per {per!r}: use day, week or month")
     if counted not in COUNTED:
@@ -46,7 +47,7 @@ def peaks(storage: Storage, window: Window, zone: ZoneInfo, now: float, per: str
     if span is None:
         return []
     days = slots(span[0], span[1], ["day"], zone)
-    raw, rolled_up = split(days, rolled(storage, zone), zone)
+    raw, rolled_up = split(days, rolled(storage, zone) if use_rollup else None, zone)
     levels: dict[tuple[date, str], dict[int, list[float]]] = {}
     if raw:
         sql, params = histogram_sql(storage.dialect, raw, COUNTED[counted], labels)

@@ -52,12 +52,13 @@ def grouping(text: str | Sequence[str]) -> list[str]:
 
 
 def usage(storage: Storage, by: Sequence[str], window: Window, zone: ZoneInfo, now: float,
-          labs: Labs = NO_LABS, top: int | None = None) -> list[UsageRow]:
+          labs: Labs = NO_LABS, top: int | None = None, use_rollup: bool = True) -> list[UsageRow]:
     """Usage grouped by ``by`` (see KEYS) within ``window``, periods in ``zone``; biggest first
     (seat time, then key), at most ``top`` rows.
 
     Whole local days that the daily roll-up holds are read from it (when it was made in ``zone``
     and the question needs no hours); the rest, such as today, from the sessions themselves.
+    use_rollup=False reads only raw sessions (the benchmark compares the two).
     """
     by = grouping(by)
     span = bounds(storage, window, now)
@@ -65,7 +66,7 @@ def usage(storage: Storage, by: Sequence[str], window: Window, zone: ZoneInfo, n
         return []
     periods = [name for name in by if name in PERIODS]
     cut = slots(span[0], span[1], periods, zone)
-    roll = None if "hour" in periods else rolled(storage, zone)
+    roll = rolled(storage, zone) if use_rollup and "hour" not in periods else None
     raw, rolled_up = split(cut, roll, zone)
     columns = sorted({KEY_COLUMNS[name] for name in by if name in KEY_COLUMNS})
     rows: list[Sequence[Any]] = []
