@@ -92,7 +92,8 @@ def record_indexes(url: str) -> set[tuple[str, ...]]:
 
 def table_names(url: str) -> set[str]:
     if is_mariadb(url):
-        sql = "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()"
+        sql = ("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+               "AND TABLE_TYPE = 'BASE TABLE'")
     else:
         sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
     return {name for (name,) in raw_sql(url, sql)}
