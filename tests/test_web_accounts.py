@@ -35,7 +35,7 @@ def test_accounts_are_added_checked_listed_and_removed(storage: Storage) -> None
 
 def test_only_an_argon2_hash_is_stored(storage: Storage) -> None:
     Accounts(storage, FAST).add("ada", "admin", "long enough password")
-    (stored,), = storage._fetchall("SELECT passwordHash FROM web_users", [])
+    (stored,), = storage.read("SELECT passwordHash FROM web_users", [])
     assert stored.startswith("$argon2id$") and "long enough password" not in stored
 
 

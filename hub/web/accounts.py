@@ -55,21 +55,21 @@ class Accounts:
         if self.get(name) is not None:
             raise AccountError(f"account {name} exists already: remove it first to change it")
         created = self._storage.dialect.to_db_time(time.time() if now is None else now)
-        self._storage.execute(self._sql(INSERT), [name, role, self._hasher.hash(password), created])
+        self._change(INSERT, [name, role, self._hasher.hash(password), created])
 
     def remove(self, name: str) -> None:
-        if not self._storage.execute(self._sql(DELETE), [name]):
+        if not self._change(DELETE, [name]):
             raise AccountError(f"there is no account {name}")
 
     def list(self) -> list[Account]:
-        rows = self._storage._fetchall(SELECT_ALL, [])
+        rows = self._storage.read(SELECT_ALL, [])
         return [Account(name, role, self._storage.dialect.from_db_time(created)) for name, role, created in rows]
 
     def any(self) -> bool:
-        return bool(self._storage._fetchall(SELECT_ANY, []))
+        return bool(self._storage.read(SELECT_ANY, []))
 
     def get(self, name: str) -> Account | None:
-        rows = self._storage._fetchall(self._sql(SELECT_ONE), [name])
+        rows = self._storage.read(self._sql(SELECT_ONE), [name])
         if not rows:
             return None
         name, role, created = rows[0]
@@ -77,7 +77,7 @@ class Accounts:
 
     def verify(self, name: str, password: str) -> Account | None:
         """The account when the password is right, else None (same work for an unknown name)."""
-        rows = self._storage._fetchall(self._sql(SELECT_HASH), [name])
+        rows = self._storage.read(self._sql(SELECT_HASH), [name])
         # An unknown name is checked against a hash too, so timing does not tell which names exist.
         stored = rows[0][0] if rows else self._dummy_hash()
         try:
@@ -85,6 +85,10 @@ class Accounts:
         except (VerificationError, InvalidHashError):
             return None
         return self.get(name) if rows else None
+
+    def _change(self, statement: str, params: list) -> int:
+        with self._storage.transaction("change the dashboard accounts in") as tx:
+            return tx.execute(self._sql(statement), params)
 
     def _sql(self, statement: str) -> str:
         return statement.replace("?", self._mark)
