@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import datetime
 import multiprocessing as mp
 import tempfile
 import threading
@@ -31,8 +32,19 @@ from report_growth import count_rows, database, load, sessions
 
 # What a person opens: each page with the range it shows by default or a typical longer one.
 PAGES = [
+    ("Usage (7 days)", "/usage"),
+    ("Usage (30 days)", "/usage?from={d30}"),
+    ("When (30 days)", "/when?from={d30}"),
+    ("Peaks per day (30 days)", "/peaks?from={d30}"),
+    ("Peaks per month (365 days)", "/peaks?per=month&from={d365}"),
     ("Nodes", "/nodes"),
 ]
+
+
+def page_paths() -> list[tuple[str, str]]:
+    today = datetime.date.today()
+    days = {"d30": today - datetime.timedelta(days=29), "d365": today - datetime.timedelta(days=364)}
+    return [(name, path.format(**days)) for name, path in PAGES]
 
 
 def server_ms(response: httpx.Response) -> float:
@@ -45,7 +57,7 @@ def server_ms(response: httpx.Response) -> float:
 def time_pages(client: httpx.Client, loads: int) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {name: [] for name, _ in PAGES}
     for _ in range(loads):
-        for name, path in PAGES:
+        for name, path in page_paths():
             times[name].append(server_ms(client.get(path)))
     return times
 
@@ -74,9 +86,9 @@ class PageLoad:
     def _run(self) -> None:
         with httpx.Client(base_url=self._url, timeout=60) as client, \
                 concurrent.futures.ThreadPoolExecutor(8) as pool:
-            due, i = time.monotonic(), 0
+            due, i, pages = time.monotonic(), 0, page_paths()
             while not self._stop.is_set():
-                name, path = PAGES[i % len(PAGES)]
+                name, path = pages[i % len(pages)]
                 pool.submit(self._load, client, name, path)
                 i += 1
                 due += 1 / self._rate

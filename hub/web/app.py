@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote
@@ -19,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from common import __version__
+from common.errors import ProcmeshError
 from hub.storage import StorageError
 from hub.web.accounts import Account, Accounts
 from hub.web.basic import basic_credentials
@@ -43,11 +45,10 @@ class WebContext:
     sessions: Sessions
     pseudonymizer: Pseudonymizer
     loopback: bool
-    interval: float
+    settings: dict[str, Any]   # the hub's: watch, labs and licences files, interval, grace, tz
+    zone: tzinfo               # of local days and times
     registry: CollectorRegistry
     health: Callable[[], list[str]]
-    pseudonymize_all: bool = False
-    inputs: dict[str, Any] = field(default_factory=dict)   # watch list, labs and licences files
     lockout: Lockout = field(default_factory=Lockout)
     clock: Callable[[], float] = time.time
 
@@ -105,9 +106,12 @@ def create_app(ctx: WebContext) -> Starlette:
         """Every route but the login page and the static files passes here."""
         async def endpoint(request: Request) -> Response:
             started = time.perf_counter()
-            viewer = await run_in_threadpool(identify, request)
-            if viewer is None and machine:
-                viewer = await run_in_threadpool(identify_basic, request)
+            try:
+                viewer = await run_in_threadpool(identify, request)
+                if viewer is None and machine:
+                    viewer = await run_in_threadpool(identify_basic, request)
+            except StorageError as exc:
+                return PlainTextResponse(f"the database did not answer: {exc}\n", 503)
             if viewer is None:
                 if machine or request.url.path.endswith(".csv"):
                     return PlainTextResponse("sign in first\n", 401,
@@ -127,16 +131,18 @@ def create_app(ctx: WebContext) -> Starlette:
 
     def page_route(page: Page) -> Callable[[Request, Viewer], Response]:
         def handler(request: Request, viewer: Viewer) -> Response:
-            query = Query.from_params(request.query_params, ctx.clock())
+            query = Query.from_params(request.query_params, ctx.clock(), ctx.zone)
             try:
                 with ctx.pool.borrow() as storage:
                     view = page.build(storage, query, ctx)
-            except StorageError as exc:
-                return render(request, viewer, "error.html", 503, page=page, message=str(exc))
+            except ProcmeshError as exc:   # the database, or a labs.txt or licenses.txt line
+                unavailable = isinstance(exc, StorageError)
+                return render(request, viewer, "error.html", 503 if unavailable else 500, page=page,
+                              message=str(exc), unavailable=unavailable)
             if request.url.path.endswith(".csv"):
-                return _csv(page, view, request.query_params.get("table", ""), viewer)
+                return _csv(page, view, request.query_params.get("table", ""), viewer, ctx.zone)
             return render(request, viewer, "page.html", page=page, view=view, query=query,
-                          csv_query=request.url.query)
+                          csv_query=request.url.query, zone=ctx.zone)
         return handler
 
     def login_form(request: Request, error: str = "", status: int = 200) -> Response:
@@ -201,7 +207,7 @@ def create_app(ctx: WebContext) -> Starlette:
 
 
 def _hide(ctx: WebContext, role: str) -> Hide | None:
-    return ctx.pseudonymizer if ctx.pseudonymize_all or role != "admin" else None
+    return ctx.pseudonymizer if ctx.settings["pseudonymize_users"] or role != "admin" else None
 
 
 def _safe_next(path: str) -> str:
@@ -209,10 +215,10 @@ def _safe_next(path: str) -> str:
     return path if path.startswith("/") and not path.startswith("//") and "\\" not in path else "/"
 
 
-def _csv(page: Page, view: PageView, which: str, viewer: Viewer) -> Response:
+def _csv(page: Page, view: PageView, which: str, viewer: Viewer, zone: tzinfo) -> Response:
     tables = {table.name: table for table in view.tables}
     table = tables.get(which) or view.tables[0]
-    body = table.csv_text(viewer.hide)
+    body = table.csv_text(viewer.hide, zone)
     filename = f"procmesh-{page.name}{'-' + table.name if len(tables) > 1 else ''}.csv"
     return Response(body, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"',

@@ -12,7 +12,7 @@ from typing import Sequence
 from markupsafe import Markup, escape
 
 WIDTH, HEIGHT = 960, 300
-LEFT, RIGHT, TOP, BOTTOM = 56, 12, 12, 56
+LEFT, RIGHT, TOP, BOTTOM = 56, 12, 30, 40
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7",
            "#9c755f", "#86bcb6")
 OTHER_COLOUR = "#bab0ac"
@@ -39,15 +39,24 @@ def nice_step(top: float, ticks: int = 5) -> float:
     return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
 
 
-def _frame(body: list[str], label: str) -> Markup:
-    return Markup(f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(label)}" '
+def time_unit(largest_seconds: float) -> tuple[str, float]:
+    """Hours, or minutes when even the largest value is under two hours."""
+    return ("hours", 3600.0) if largest_seconds >= 7200 else ("minutes", 60.0)
+
+
+def _frame(body: list[str], label: str, height: float = HEIGHT) -> Markup:
+    return Markup(f'<svg class="chart" viewBox="0 0 {WIDTH} {height:.0f}" role="img" aria-label="{escape(label)}" '
                   f'xmlns="http://www.w3.org/2000/svg">' + "".join(body) + "</svg>")
 
 
-def _axes(categories: Sequence[str], top: float, unit: str, scale: float) -> tuple[list[str], float, float]:
-    """Gridlines, y labels and x labels; returns them with the plot's bar slot width and y scale."""
+def _axes(categories: Sequence[str], top: float, unit: str, scale: float,
+          whole: bool = False) -> tuple[list[str], float, float]:
+    """Gridlines, y labels and x labels; returns them with the plot's bar slot width and y scale.
+    ``whole``: the values are counts, so the gridlines are whole numbers."""
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     step = nice_step(top / scale) * scale
+    if whole:
+        step = max(1.0, round(step))
     top = max(step, math.ceil(top / step) * step)
     y_scale = plot_h / top
     parts = []
@@ -58,7 +67,7 @@ def _axes(categories: Sequence[str], top: float, unit: str, scale: float) -> tup
         parts.append(f'<text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
                      f'{_number(value / scale)}</text>')
         value += step
-    parts.append(f'<text class="unit" x="{LEFT - 6}" y="{TOP - 2 + 8}" text-anchor="end">{escape(unit)}</text>')
+    parts.append(f'<text class="unit" x="{LEFT - 6}" y="{TOP - 14}" text-anchor="start">{escape(unit)}</text>')
     slot = plot_w / max(1, len(categories))
     every = max(1, math.ceil(len(categories) / MAX_X_LABELS))
     for i, name in enumerate(categories):
@@ -101,7 +110,7 @@ def bars_with_limit(categories: Sequence[str], values: Sequence[float], limit: f
                     name: str) -> Markup:
     """One bar per category, and a dashed line at ``limit`` (licences owned) when there is one."""
     top = max([*values, limit or 0.0, 1.0])
-    parts, slot, y_scale = _axes(categories, top, unit, 1.0)
+    parts, slot, y_scale = _axes(categories, top, unit, 1.0, whole=True)
     plot_bottom = HEIGHT - BOTTOM
     for i, value in enumerate(values):
         over = limit is not None and value > limit
@@ -114,7 +123,7 @@ def bars_with_limit(categories: Sequence[str], values: Sequence[float], limit: f
         y = plot_bottom - limit * y_scale
         parts.append(f'<line class="limit" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
                      f'<text class="limit-label" x="{WIDTH - RIGHT - 4}" y="{y - 4:.1f}" text-anchor="end">'
-                     f'{_number(limit)} licences</text>')
+                     f'{_number(limit)} licence{"" if limit == 1 else "s"} owned</text>')
     return _frame(parts, f"{name}: {unit}")
 
 
@@ -140,4 +149,4 @@ def heatmap(rows: Sequence[str], columns: Sequence[str], values: Sequence[Sequen
                          f'height="{cell_h - 1:.1f}" fill="{PALETTE[0]}" fill-opacity="{0.06 + 0.94 * share:.3f}">'
                          f'<title>{escape(row_name)} {escape(columns[j])}:00: {_number(round(value / scale, 2))} '
                          f'{escape(unit)}</title></rect>')
-    return _frame(parts, f"heatmap in {unit}")
+    return _frame(parts, f"heatmap in {unit}", cell_top + cell_h * len(rows) + 8)

@@ -16,8 +16,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import InfoMetricFamily
 
 from common import __version__
-from common.protocol import watch_digest
-from common.watchlist import WatchListError, load_watchlist
+from hub.answers.zone import resolve_zone
 from hub.storage import Storage, open_storage
 from hub.tables import render_table
 from hub.web.accounts import ROLES, AccountError, Accounts
@@ -62,9 +61,7 @@ def prepare_dashboard(settings: dict, registry: CollectorRegistry,
     ctx = WebContext(
         pool=StoragePool(open_db), sessions=Sessions.from_keys_dir(keys_dir),
         pseudonymizer=Pseudonymizer.from_keys_dir(keys_dir), loopback=listen.loopback,
-        interval=settings["interval"], registry=registry, health=health,
-        pseudonymize_all=settings["pseudonymize_users"],
-        inputs={"current_digest": _digest_reader(settings)})
+        settings=settings, zone=resolve_zone(settings["tz"]), registry=registry, health=health)
     config = uvicorn_config(create_app(ctx), settings["web_certfile"], settings["web_keyfile"])
     return Dashboard(listen, bind(listen), config, bool(settings["web_certfile"]))
 
@@ -145,16 +142,6 @@ def _read_password(from_stdin: bool) -> str:
 
 def _opener(settings: dict) -> Callable[[], Storage]:
     return lambda: open_storage(settings["db"], settings["db_password_file"])
-
-
-def _digest_reader(settings: dict) -> Callable[[], str | None]:
-    """The digest nodes hold when they apply the watch list in force (None while it does not parse)."""
-    def read() -> str | None:
-        try:
-            return watch_digest(load_watchlist(settings["watch"]), settings["interval"], settings["grace"])
-        except WatchListError:
-            return None
-    return read
 
 
 class _WebInfo:

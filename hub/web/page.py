@@ -6,11 +6,12 @@ The app renders a view as HTML, and the same tables as CSV.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Callable, Mapping
 
 from markupsafe import Markup
 
+from hub.answers.periods import local_midnight
 from hub.storage import Storage
 from hub.web.table import Table
 
@@ -34,8 +35,8 @@ class Query:
     days: int = 90
 
     @classmethod
-    def from_params(cls, params: Mapping[str, str], now: float) -> Query:
-        today = datetime.fromtimestamp(now).date()
+    def from_params(cls, params: Mapping[str, str], now: float, zone: tzinfo) -> Query:
+        today = datetime.fromtimestamp(now, zone).date()
         last = _date(params.get("to"), today)
         first = _date(params.get("from"), last - timedelta(days=DEFAULT_DAYS - 1))
         if first > last:
@@ -45,13 +46,9 @@ class Query:
                    per=per if per in ("day", "week", "month") else "day",
                    days=_whole(params.get("days"), 90))
 
-    @property
-    def since(self) -> float:
-        return datetime.combine(self.first_day, datetime.min.time()).timestamp()
-
-    @property
-    def until(self) -> float:
-        return datetime.combine(self.last_day + timedelta(days=1), datetime.min.time()).timestamp()
+    def bounds(self, zone: tzinfo) -> tuple[float, float]:
+        """The range in epoch seconds: from the first day's local midnight to the one after the last day."""
+        return local_midnight(self.first_day, zone), local_midnight(self.last_day + timedelta(days=1), zone)
 
     def days_between(self) -> list[date]:
         return [self.first_day + timedelta(days=i) for i in range((self.last_day - self.first_day).days + 1)]
@@ -68,6 +65,23 @@ def _whole(text: str | None, default: int) -> int:
     return int(text) if text and text.isdigit() and 0 < int(text) < 100_000 else default
 
 
+@dataclass(frozen=True)
+class Seat:
+    """One computer on the seat board."""
+    computer: str
+    state: str                   # "free", "in use" or "offline"
+    programs: tuple[str, ...]    # what runs there now
+
+
+@dataclass(frozen=True)
+class LabBoard:
+    name: str
+    online: int
+    in_use: int
+    free: int
+    seats: tuple[Seat, ...]
+
+
 @dataclass
 class PageView:
     tables: list[Table]
@@ -75,6 +89,7 @@ class PageView:
     legend: list[tuple[str, str]] = field(default_factory=list)   # (name, colour)
     notes: list[str] = field(default_factory=list)
     refresh: float | None = None   # seconds: the page reloads itself
+    board: list[LabBoard] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
-import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any, Callable, Sequence
 
 Hide = Callable[[str], str]
@@ -37,15 +36,15 @@ class Table:
     title: str = ""
     empty: str = "nothing to show for this choice"
 
-    def html_rows(self, hide: Hide | None) -> list[list[str]]:
-        return [[_html_cell(c.kind, value, hide) for c, value in zip(self.columns, row)] for row in self.rows]
+    def html_rows(self, hide: Hide | None, zone: tzinfo) -> list[list[str]]:
+        return [[_html_cell(c.kind, value, hide, zone) for c, value in zip(self.columns, row)] for row in self.rows]
 
-    def csv_text(self, hide: Hide | None) -> str:
+    def csv_text(self, hide: Hide | None, zone: tzinfo) -> str:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow([c.csv_name for c in self.columns])
         for row in self.rows:
-            writer.writerow([_csv_cell(c.kind, value, hide) for c, value in zip(self.columns, row)])
+            writer.writerow([_csv_cell(c.kind, value, hide, zone) for c, value in zip(self.columns, row)])
         return out.getvalue()
 
 
@@ -60,8 +59,8 @@ def duration(seconds: float) -> str:
     return f"{minutes // 60}:{minutes % 60:02d}"
 
 
-def local_time(ts: float | None) -> str:
-    return "" if ts is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+def local_time(ts: float, zone: tzinfo) -> str:
+    return datetime.fromtimestamp(ts, zone).strftime("%Y-%m-%d %H:%M")
 
 
 def _hidden(kind: str, value: Any, hide: Hide | None) -> Any:
@@ -74,25 +73,26 @@ def _hidden(kind: str, value: Any, hide: Hide | None) -> Any:
     return value
 
 
-def _html_cell(kind: str, value: Any, hide: Hide | None) -> str:
+def _html_cell(kind: str, value: Any, hide: Hide | None, zone: tzinfo) -> str:
     value = _hidden(kind, value, hide)
     if value is None:
         return ""
     if kind == SECONDS:
         return duration(float(value))
     if kind == TIME:
-        return local_time(float(value))
+        return value if isinstance(value, str) else local_time(float(value), zone)   # "never"
     if kind == NUMBER and isinstance(value, float):
         return f"{value:,.1f}"
     return str(value)
 
 
-def _csv_cell(kind: str, value: Any, hide: Hide | None) -> Any:
+def _csv_cell(kind: str, value: Any, hide: Hide | None, zone: tzinfo) -> Any:
     value = _hidden(kind, value, hide)
     if value is None:
         return ""
     if kind == SECONDS:
         return round(float(value), 1)
     if kind == TIME:
-        return datetime.fromtimestamp(float(value)).astimezone().isoformat(timespec="seconds")
+        return value if isinstance(value, str) else \
+            datetime.fromtimestamp(float(value), zone).isoformat(timespec="seconds")
     return value

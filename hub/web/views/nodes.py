@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from common.protocol import watch_digest
+from common.watchlist import WatchListError, load_watchlist
 from hub.storage import Storage
 from hub.web.page import PageView, Query
 from hub.web.table import NODE, TIME, USER, Column, Table
@@ -16,8 +18,8 @@ OFFLINE_AFTER_INTERVALS = 3
 
 def build(storage: Storage, _query: Query, ctx: WebContext) -> PageView:
     nodes = storage.nodes()
-    fresh_after = ctx.clock() - OFFLINE_AFTER_INTERVALS * ctx.interval
-    current = ctx.inputs.get("current_digest", lambda: None)()
+    fresh_after = ctx.clock() - OFFLINE_AFTER_INTERVALS * ctx.settings["interval"]
+    current = current_digest(ctx.settings)
     table = Table([Column("Computer"), Column("User", USER), Column("Node", NODE), Column("State"),
                    Column("Last seen", TIME, "last_seen"), Column("Agent"), Column("Platform"),
                    Column("Address"), Column("Watch list", key="watch_list_digest"),
@@ -30,5 +32,13 @@ def build(storage: Storage, _query: Query, ctx: WebContext) -> PageView:
                            n.agent, n.platform, n.client_ip, n.cfg, state])
     online_count = sum(1 for row in table.rows if row[3] == "online")
     notes = [f"{online_count} of {len(table.rows)} nodes online; a node is offline after it said goodbye "
-             f"or missed {OFFLINE_AFTER_INTERVALS} report intervals ({OFFLINE_AFTER_INTERVALS * ctx.interval:g} s)."]
+             f"or missed {OFFLINE_AFTER_INTERVALS} report intervals ({OFFLINE_AFTER_INTERVALS * ctx.settings['interval']:g} s)."]
     return PageView([table], notes=notes)
+
+
+def current_digest(settings: dict) -> str | None:
+    """The digest nodes hold once they apply the watch list in force (None while it does not parse)."""
+    try:
+        return watch_digest(load_watchlist(settings["watch"]), settings["interval"], settings["grace"])
+    except WatchListError:
+        return None
