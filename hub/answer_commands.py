@@ -23,6 +23,7 @@ from hub.storage import Storage, open_storage
 from hub.tables import (FORMATS, format_now, format_peaks, format_status, format_unused,
                         format_usage)
 from hub.timespec import parse_when
+from hub.web.pseudonym import hide_users_in
 
 def _days(text: str) -> float:
     try:
@@ -147,6 +148,7 @@ def cmd_report(parsed: argparse.Namespace, settings: dict[str, Any]) -> int:
     labs = labs_of(settings) if "lab" in by else NO_LABS
     with open_existing(settings) as storage:
         rows = usage(storage, by, window, zone, now, labs, parsed.top)
+    rows = hide_users_in(rows, by, settings)
     print(format_usage(rows, by, parsed.format, zone if settings["tz"] else None))
     return 0
 
