@@ -49,3 +49,11 @@ def test_report_growth_loads_the_rows_and_times_every_report(mariadb_server) -> 
     assert re.search(r"\| records \|", out), out
     assert len(re.findall(r"(raw    |roll-up)  \S.* s, again +\d+\.\d+ s", out)) == 12, out
     assert "roll-up in " in out and "EXPLAIN roll-up part" in out
+
+
+def test_dashboard_times_every_page_and_ingest_with_and_without_page_loads(mariadb_server) -> None:
+    out = run_bench("dashboard.py", "--rows", "2000", "--nodes", "5", "--days", "10", "--loads", "2",
+                    "--sim-nodes", "20", "--duration", "2", "--interval", "0.5", "--settle", "3")
+    assert "rows in records: 2,000" in out, out
+    assert len(re.findall(r"p50 +\d+\.\d+ ms +p95 +\d+\.\d+ ms", out)) >= 2 * 6, out
+    assert re.search(r"p99 ratio with / without +\d+\.\d+", out), out

@@ -147,3 +147,14 @@ def test_a_short_password_is_refused(sqlite_mesh: Mesh) -> None:
     result = add_account(sqlite_mesh, "bob", "viewer", "short", check=False)
     assert result.returncode == 1 and "too short" in result.stderr and "Traceback" not in result.stderr
 
+
+
+def test_a_broken_labs_file_is_named_on_the_page_with_its_line(sqlite_mesh: Mesh) -> None:
+    sqlite_mesh.watch_file.write_text("anything\n")
+    (sqlite_mesh.folder / "labs.txt").write_text("# labs\nLab 1 = re:(unclosed\n")
+    web = start_web_hub(sqlite_mesh)
+    with web.client() as client:
+        page = client.get("/")
+        assert page.status_code == 500
+        assert "labs.txt" in page.text and "line 2" in page.text and "Traceback" not in page.text
+        assert client.get("/nodes").status_code == 200   # pages that need no labs still work

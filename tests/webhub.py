@@ -6,6 +6,7 @@ import sys
 from dataclasses import dataclass
 
 import httpx
+import pytest
 
 from tests.processes import Mesh, Running, free_port, python_env, start
 
@@ -44,3 +45,21 @@ def sign_in(client: httpx.Client, name: str, password: str) -> httpx.Response:
     form = client.get("/login")
     token = form.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
     return client.post("/login", data={"name": name, "password": password, "csrf": token, "next": "/"})
+
+
+def start_node_on_computer(mesh: Mesh, computer: str, user: str) -> Running:
+    """A real node that believes it runs on ``computer``: its own UTS namespace with that host name,
+    so one test machine can show a lab of several computers. Skips where namespaces are not allowed."""
+    probe = subprocess.run(["unshare", "--uts", "hostname", computer], capture_output=True, timeout=10)
+    if probe.returncode != 0:
+        pytest.skip(f"needs unshare --uts to name a second computer: {probe.stderr.decode().strip()}")
+    args = [*mesh.endpoints, "--node-id", f"{computer}/{user}", "--log-level", "DEBUG"]
+    log_path = mesh.folder / f"node-{computer}.log"
+    env = {**python_env(mesh.folder), "USER": user, "LOGNAME": user}
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', computer,
+                                 sys.executable, "-m", "node", *args], cwd=mesh.folder, env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+    node = Running(proc, log_path)
+    mesh.children.append(node)
+    return node
