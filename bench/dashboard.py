@@ -172,8 +172,9 @@ def main() -> None:
             print(f"    ({load_run.late} page loads started late: the loader could not keep the rate)")
         p99_quiet, p99_busy = percentile(quiet, 99) * 1000, percentile(busy, 99) * 1000
         print(f"  ingest, {args.sim_nodes} simulated nodes every {args.interval:g} s for {args.duration:g} s:")
-        print(f"    report->commit p50 / p99 without page loads  {percentile(quiet, 50) * 1000:7.1f} / {p99_quiet:7.1f} ms")
-        print(f"    report->commit p50 / p99 with page loads     {percentile(busy, 50) * 1000:7.1f} / {p99_busy:7.1f} ms")
+        for label, latencies, p99 in (("without", quiet, p99_quiet), ("with   ", busy, p99_busy)):
+            print(f"    report->commit p50 / p99 {label} page loads  "
+                  f"{percentile(latencies, 50) * 1000:7.1f} / {p99:7.1f} ms")
         print(f"    p99 ratio with / without                     {p99_busy / p99_quiet:7.2f}")
 
 

@@ -13,7 +13,7 @@ from common import __version__
 from tests.fakeapps import unique_name
 from tests.processes import Mesh
 from tests.waiting import wait_for
-from tests.webhub import start_web_hub
+from tests.webhub import WebHub, start_web_hub
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -39,13 +39,19 @@ def send_junk(mesh: Mesh) -> None:
     ctx.term()
 
 
-def test_metrics_count_what_the_hub_did(sqlite_mesh: Mesh, fake_app) -> None:
-    mesh = sqlite_mesh
+@pytest.fixture
+def reporting(sqlite_mesh: Mesh, fake_app) -> tuple[Mesh, WebHub, str]:
+    """A hub serving its dashboard, and a node reporting a running program: (mesh, web, program)."""
     name = unique_name()
     fake_app(name)
-    mesh.watch_file.write_text(f"{name}\n")
-    web = start_web_hub(mesh)
-    mesh.start_node("metrics-pc/ann")
+    sqlite_mesh.watch_file.write_text(f"{name}\n")
+    web = start_web_hub(sqlite_mesh)
+    sqlite_mesh.start_node("metrics-pc/ann")
+    return sqlite_mesh, web, name
+
+
+def test_metrics_count_what_the_hub_did(reporting: tuple[Mesh, WebHub, str]) -> None:
+    mesh, web, name = reporting
     send_junk(mesh)
     with web.client() as client:
         samples = wait_for(lambda: (s := scrape(client)) and value(s, "procmesh_session_rows_written_total") > 0
@@ -62,13 +68,9 @@ def test_metrics_count_what_the_hub_did(sqlite_mesh: Mesh, fake_app) -> None:
         wait_for(lambda: value(scrape(client), "procmesh_watch_list_version") == 2, 10, "version 2")
 
 
-def test_healthz_says_503_and_why_while_the_database_refuses_writes(sqlite_mesh: Mesh, fake_app) -> None:
-    mesh = sqlite_mesh
-    name = unique_name()
-    fake_app(name)
-    mesh.watch_file.write_text(f"{name}\n")
-    web = start_web_hub(mesh)
-    mesh.start_node("health-pc/ann")
+def test_healthz_says_503_and_why_while_the_database_refuses_writes(
+        reporting: tuple[Mesh, WebHub, str]) -> None:
+    mesh, web, _ = reporting
     with web.client() as client:
         wait_for(lambda: value(scrape(client), "procmesh_session_rows_written_total") > 0, 20, "a first write")
         assert client.get("/healthz").status_code == 200

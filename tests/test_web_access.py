@@ -109,7 +109,8 @@ def test_a_removed_account_is_signed_out_at_its_next_request(guarded: tuple[Mesh
     with web.client() as client:
         sign_in(client, "temp", PASSWORD)
         assert client.get("/nodes").status_code == 200
-        assert run_cli("hub", "web-user", "remove", "temp", "--db", mesh.db_url, cwd=mesh.folder).returncode == 0
+        removed = run_cli("hub", "web-user", "remove", "temp", "--db", mesh.db_url, cwd=mesh.folder)
+        assert removed.returncode == 0
         assert client.get("/nodes").status_code == 303
 
 

@@ -44,7 +44,8 @@ class Lab:
         (folder / "labs.txt").write_text(f"Lab 7 = {self.computer}, {SECOND_COMPUTER}\n")
         self.web: WebHub = start_web_hub(self.mesh)
         self.app: subprocess.Popen | None = None
-        self.mesh.start_node(f"{self.computer}/{self.user}", extra_env={"USER": self.user, "LOGNAME": self.user})
+        self.mesh.start_node(f"{self.computer}/{self.user}",
+                             extra_env={"USER": self.user, "LOGNAME": self.user})
         self.second = start_node_on_computer(self.mesh, SECOND_COMPUTER, self.user)
 
     def start_program(self) -> None:
@@ -97,6 +98,15 @@ def csv_as(driver: WebDriver, lab: Lab, path: str) -> str:
     return response.text
 
 
+def open_chart(driver: WebDriver, lab: Lab, path: str, marks: str) -> list:
+    """Sign in as the admin, open ``path`` and wait until the chart has drawn ``marks`` (CSS)."""
+    lab.start_program()
+    sign_in(driver, lab, "ada")
+    driver.get(lab.web.url + path)
+    return wait_for(lambda: driver.refresh() or driver.find_elements(By.CSS_SELECTOR, f"svg.chart {marks}"),
+                    30, f"the chart of {path}")
+
+
 def cell_texts(driver: WebDriver, table: str) -> list[list[str]]:
     rows = driver.find_elements(By.CSS_SELECTOR, f"#table-{table} tbody tr")
     return [[cell.text for cell in row.find_elements(By.TAG_NAME, "td")] for row in rows]
@@ -140,7 +150,8 @@ def test_nodes_page_lists_the_node_online(driver: WebDriver, lab: Lab) -> None:
     lab.start_program()
     sign_in(driver, lab, "ada")
     driver.get(lab.web.url + "nodes")
-    wait_for(lambda: driver.refresh() or any(lab.user in row and "online" in row for row in cell_texts(driver, "nodes")),
+    wait_for(lambda: driver.refresh() or any(lab.user in row and "online" in row
+                                             for row in cell_texts(driver, "nodes")),
              30, "the node online on the Nodes page")
     screenshots(driver, lab.shots, "nodes")
     csv = csv_as(driver, lab, "/nodes.csv")
@@ -158,7 +169,8 @@ def test_a_viewer_never_sees_a_real_user_name(driver: WebDriver, lab: Lab) -> No
         screenshots(driver, lab.shots, f"{page.name}-as-viewer")
         assert lab.user not in driver.page_source, page.path
         for table in driver.find_elements(By.CSS_SELECTOR, "a.csv"):
-            assert lab.user not in csv_as(driver, lab, table.get_attribute("href").split(lab.web.url[:-1], 1)[1])
+            path = table.get_attribute("href").split(lab.web.url[:-1], 1)[1]
+            assert lab.user not in csv_as(driver, lab, path)
     nodes = cell_texts(driver, "nodes")
     assert nodes and all(row[1].startswith("user-") for row in nodes)
     sign_out(driver)
@@ -188,12 +200,7 @@ def test_usage_page_shows_the_program_in_its_chart_table_and_csv(driver: WebDriv
 
 
 def test_when_page_draws_the_hours_of_use(driver: WebDriver, lab: Lab) -> None:
-    lab.start_program()
-    sign_in(driver, lab, "ada")
-    driver.get(lab.web.url + f"when?program={lab.program}")
-    wait_for(lambda: driver.refresh() or driver.find_elements(By.CSS_SELECTOR, "svg.chart rect.cell"),
-             30, "the heatmap")
-    cells = driver.find_elements(By.CSS_SELECTOR, "svg.chart rect.cell")
+    cells = open_chart(driver, lab, f"when?program={lab.program}", "rect.cell")
     assert len(cells) == 7 * 24
     assert any(float(cell.get_attribute("fill-opacity")) > 0.5 for cell in cells)
     screenshots(driver, lab.shots, "when")
@@ -203,11 +210,7 @@ def test_when_page_draws_the_hours_of_use(driver: WebDriver, lab: Lab) -> None:
 
 
 def test_peaks_page_draws_the_peak_against_the_licences(driver: WebDriver, lab: Lab) -> None:
-    lab.start_program()
-    sign_in(driver, lab, "ada")
-    driver.get(lab.web.url + f"peaks?program={lab.program}")
-    wait_for(lambda: driver.refresh() or driver.find_elements(By.CSS_SELECTOR, "svg.chart rect.mark"),
-             30, "the peak chart")
+    open_chart(driver, lab, f"peaks?program={lab.program}", "rect.mark")
     rows = cell_texts(driver, "peaks")
     assert rows and rows[-1][1] == lab.program and int(rows[-1][2]) >= 1
     assert rows[-1][5] == "1"   # licenses.txt owns 1

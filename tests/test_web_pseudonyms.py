@@ -16,7 +16,8 @@ def store_a_session(mesh: Mesh, user: str) -> None:
     now = time.time()
     with open_storage(mesh.db_url) as storage:
         storage.ensure_schema()
-        storage.write([SessionRow(new_sid(), f"pc-9/{user}", "10.0.0.9", user, "pc-9", "editor", now - 60, now)],
+        storage.write([SessionRow(new_sid(), f"pc-9/{user}", "10.0.0.9", user, "pc-9", "editor", now - 60,
+                                  now)],
                       [NodeRow(f"pc-9/{user}", "pc-9", user, "10.0.0.9", "Linux", "test", "", now, True)])
 
 

@@ -63,7 +63,8 @@ class Accounts:
 
     def list(self) -> list[Account]:
         rows = self._storage.read(SELECT_ALL, [])
-        return [Account(name, role, self._storage.dialect.from_db_time(created)) for name, role, created in rows]
+        to_time = self._storage.dialect.from_db_time
+        return [Account(name, role, to_time(created)) for name, role, created in rows]
 
     def any(self) -> bool:
         return bool(self._storage.read(SELECT_ANY, []))

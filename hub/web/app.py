@@ -125,7 +125,8 @@ def create_app(ctx: WebContext) -> Starlette:
         return endpoint
 
     def render(request: Request, viewer: Viewer, template: str, status: int = 200, **context: Any) -> Response:
-        response = templates.TemplateResponse(request, template, {"viewer": viewer, **context}, status_code=status)
+        response = templates.TemplateResponse(request, template, {"viewer": viewer, **context},
+                                              status_code=status)
         response.headers["Cache-Control"] = "no-store"   # personal data: never from a shared cache
         return response
 

@@ -45,8 +45,17 @@ def time_unit(largest_seconds: float) -> tuple[str, float]:
 
 
 def _frame(body: list[str], label: str, height: float = HEIGHT) -> Markup:
-    return Markup(f'<svg class="chart" viewBox="0 0 {WIDTH} {height:.0f}" role="img" aria-label="{escape(label)}" '
-                  f'xmlns="http://www.w3.org/2000/svg">' + "".join(body) + "</svg>")
+    return Markup(f'<svg class="chart" viewBox="0 0 {WIDTH} {height:.0f}" role="img" '
+                  f'aria-label="{escape(label)}" xmlns="http://www.w3.org/2000/svg">{"".join(body)}</svg>')
+
+
+def _mark(kind: str, series: str, category: str, box: tuple[float, float, float, float], fill: str,
+          title: str, opacity: float = 1.0) -> str:
+    """One drawn value: a rectangle (x, y, width, height) that says what it is and holds its title."""
+    x, y, width, height = box
+    return (f'<rect class="{kind}" data-series="{escape(series)}" data-category="{escape(category)}" '
+            f'x="{x:.1f}" y="{y:.1f}" width="{width:.1f}" height="{height:.1f}" fill="{fill}" '
+            f'fill-opacity="{opacity:.3f}"><title>{escape(title)}</title></rect>')
 
 
 def _axes(categories: Sequence[str], top: float, unit: str, scale: float,
@@ -76,7 +85,8 @@ def _axes(categories: Sequence[str], top: float, unit: str, scale: float,
         x = LEFT + slot * (i + 0.5)
         parts.append(f'<text class="tick" x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">'
                      f'{escape(name)}</text>')
-    parts.append(f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{TOP + plot_h}" y2="{TOP + plot_h}"/>')
+    bottom = TOP + plot_h
+    parts.append(f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{bottom}" y2="{bottom}"/>')
     return parts, slot, y_scale
 
 
@@ -84,8 +94,7 @@ def _number(value: float) -> str:
     return f"{value:g}" if value < 1000 else f"{value:,.0f}"
 
 
-def stacked_bars(categories: Sequence[str], series: Sequence[Series], unit: str, scale: float,
-                 describe: str = "{series}, {category}: {value}") -> Markup:
+def stacked_bars(categories: Sequence[str], series: Sequence[Series], unit: str, scale: float) -> Markup:
     """Bars per category, stacked by series; values divided by ``scale`` for the axis (3600: hours)."""
     totals = [sum(s.values[i] for s in series) for i in range(len(categories))]
     parts, slot, y_scale = _axes(categories, max(totals, default=0.0) or scale, unit, scale)
@@ -99,10 +108,9 @@ def stacked_bars(categories: Sequence[str], series: Sequence[Series], unit: str,
             height = value * y_scale
             y = plot_bottom - base[i] * y_scale - height
             base[i] += value
-            title = describe.format(series=s.name, category=categories[i], value=_number(round(value / scale, 2)))
-            parts.append(f'<rect class="mark" data-series="{escape(s.name)}" data-category="{escape(categories[i])}" '
-                         f'x="{LEFT + slot * i + slot * 0.15:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" '
-                         f'height="{height:.1f}" fill="{fill}"><title>{escape(title)} {escape(unit)}</title></rect>')
+            title = f"{s.name}, {categories[i]}: {_number(round(value / scale, 2))} {unit}"
+            parts.append(_mark("mark", s.name, categories[i], (LEFT + slot * (i + 0.15), y, slot * 0.7, height),
+                               fill, title))
     return _frame(parts, f"chart in {unit}")
 
 
@@ -114,11 +122,11 @@ def bars_with_limit(categories: Sequence[str], values: Sequence[float], limit: f
     plot_bottom = HEIGHT - BOTTOM
     for i, value in enumerate(values):
         over = limit is not None and value > limit
-        parts.append(f'<rect class="mark{" over" if over else ""}" data-series="{escape(name)}" '
-                     f'data-category="{escape(categories[i])}" x="{LEFT + slot * i + slot * 0.15:.1f}" '
-                     f'y="{plot_bottom - value * y_scale:.1f}" width="{slot * 0.7:.1f}" height="{value * y_scale:.1f}" '
-                     f'fill="{PALETTE[3] if over else PALETTE[0]}"><title>{escape(name)}, {escape(categories[i])}: '
-                     f'{_number(value)} {escape(unit)}</title></rect>')
+        height = value * y_scale
+        parts.append(_mark("mark over" if over else "mark", name, categories[i],
+                           (LEFT + slot * (i + 0.15), plot_bottom - height, slot * 0.7, height),
+                           PALETTE[3] if over else PALETTE[0],
+                           f"{name}, {categories[i]}: {_number(value)} {unit}"))
     if limit is not None:
         y = plot_bottom - limit * y_scale
         parts.append(f'<line class="limit" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
@@ -143,10 +151,8 @@ def heatmap(rows: Sequence[str], columns: Sequence[str], values: Sequence[Sequen
         parts.append(f'<text class="tick" x="{width_left - 6}" y="{y + cell_h / 2 + 4:.1f}" '
                      f'text-anchor="end">{escape(row_name)}</text>')
         for j, value in enumerate(values[i]):
-            share = value / top
-            parts.append(f'<rect class="mark cell" data-series="{escape(row_name)}" data-category="{escape(columns[j])}" '
-                         f'x="{width_left + cell_w * j:.1f}" y="{y:.1f}" width="{cell_w - 1:.1f}" '
-                         f'height="{cell_h - 1:.1f}" fill="{PALETTE[0]}" fill-opacity="{0.06 + 0.94 * share:.3f}">'
-                         f'<title>{escape(row_name)} {escape(columns[j])}:00: {_number(round(value / scale, 2))} '
-                         f'{escape(unit)}</title></rect>')
+            title = f"{row_name} {columns[j]}:00: {_number(round(value / scale, 2))} {unit}"
+            parts.append(_mark("mark cell", row_name, columns[j],
+                               (width_left + cell_w * j, y, cell_w - 1, cell_h - 1), PALETTE[0], title,
+                               0.06 + 0.94 * value / top))
     return _frame(parts, f"heatmap in {unit}", cell_top + cell_h * len(rows) + 8)

@@ -21,7 +21,8 @@ def load_or_create_key(path: Path) -> bytes:
     except FileNotFoundError:
         pass
     except (OSError, ValueError) as exc:
-        raise SecretFileError(f"cannot read the key file {path}: {getattr(exc, 'strerror', None) or exc}") from None
+        reason = getattr(exc, "strerror", None) or exc
+        raise SecretFileError(f"cannot read the key file {path}: {reason}") from None
     key = secrets.token_bytes(KEY_BYTES)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -42,7 +42,8 @@ class Query:
         if first > last:
             first, last = last, first
         per = params.get("per", "day")
-        return cls(first, last, *(params.get(k, "").strip()[:255] for k in ("lab", "computer", "program", "user")),
+        filters = (params.get(k, "").strip()[:255] for k in ("lab", "computer", "program", "user"))
+        return cls(first, last, *filters,
                    per=per if per in ("day", "week", "month") else "day",
                    days=_whole(params.get("days"), 90))
 

@@ -41,5 +41,5 @@ def hide_users_in(rows: Sequence[Row], by: Sequence[str], settings: dict[str, An
         return rows
     hide = Pseudonymizer.from_keys_dir(Path(settings["keys_dir"]).expanduser())
     at = list(by).index("user")
-    return [dataclasses.replace(row, key=(*row.key[:at], hide(row.key[at]), *row.key[at + 1:]))  # type: ignore[attr-defined]
+    return [dataclasses.replace(row, key=(*row.key[:at], hide(row.key[at]), *row.key[at + 1:]))  # type: ignore
             for row in rows]

@@ -37,7 +37,8 @@ class Table:
     empty: str = "nothing to show for this choice"
 
     def html_rows(self, hide: Hide | None, zone: tzinfo) -> list[list[str]]:
-        return [[_html_cell(c.kind, value, hide, zone) for c, value in zip(self.columns, row)] for row in self.rows]
+        return [[_html_cell(c.kind, value, hide, zone) for c, value in zip(self.columns, row)]
+                for row in self.rows]
 
     def csv_text(self, hide: Hide | None, zone: tzinfo) -> str:
         out = io.StringIO()

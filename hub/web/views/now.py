@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from hub.answer_commands import labs_of
-from hub.answers.inventory import running_now
+from hub.answers.inventory import LabSeats, running_now
 from hub.answers.status import node_states
 from hub.storage import Storage
 from hub.web.page import LabBoard, PageView, Query, Seat
@@ -20,10 +20,11 @@ MIN_REFRESH_SECONDS = 2.0
 def build(storage: Storage, query: Query, ctx: WebContext) -> PageView:
     labs = labs_of(ctx.settings)
     now, interval = ctx.clock(), ctx.settings["interval"]
-    running, seats = running_now(storage, now, interval, labs)
+    running, lab_seats = running_now(storage, now, interval, labs)
     # Computers whose nodes are all offline still get a tile: a seat that is switched off.
-    online_computers = {n.node.computer for n in node_states(storage, now, interval) if n.online}
-    computers = {n.computer for n in storage.nodes()}
+    states = node_states(storage, now, interval)
+    online_computers = {s.node.computer for s in states if s.online}
+    computers = {s.node.computer for s in states}
     programs: dict[str, set[str]] = {}
     for r in running:
         programs.setdefault(r.computer, set()).add(r.process)
@@ -32,10 +33,11 @@ def build(storage: Storage, query: Query, ctx: WebContext) -> PageView:
         state = ("in use" if computer in programs else "free") if computer in online_computers else "offline"
         board.setdefault(labs.lab_of(computer), []).append(
             Seat(computer, state, tuple(sorted(programs.get(computer, ())))))
-    counts = {s.lab: s for s in seats}
-    boards = [LabBoard(lab, counts[lab].online if lab in counts else 0, counts[lab].in_use if lab in counts else 0,
-                       counts[lab].free if lab in counts else 0, tuple(tiles))
-              for lab, tiles in sorted(board.items()) if not query.lab or lab == query.lab]
+    counts = {s.lab: s for s in lab_seats}
+    none = LabSeats("", 0, 0, 0)   # a lab whose computers are all offline
+    boards = [LabBoard(lab, seats.online, seats.in_use, seats.free, tuple(tiles))
+              for lab, tiles in sorted(board.items()) if not query.lab or lab == query.lab
+              for seats in [counts.get(lab, none)]]
 
     per_lab = Table([Column("Lab"), Column("Online", NUMBER), Column("In use", NUMBER, "in_use"),
                      Column("Free", NUMBER), Column("Offline", NUMBER)], name="labs", title="Per lab",

@@ -62,4 +62,4 @@ def _chart(daily: list[UsageRow], query: Query) -> tuple[Markup | None, list[tup
     legend = [(s.name, colour(i, s.name)) for i, s in enumerate(series)]
     labels = [day[5:] for day in days]   # MM-DD under the bars; the year is in the filter above
     unit, scale = time_unit(max(map(sum, zip(*(s.values for s in series)))))
-    return stacked_bars(labels, series, unit, scale, "{series}, {category}: {value}"), legend
+    return stacked_bars(labels, series, unit, scale), legend
