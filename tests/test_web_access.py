@@ -159,3 +159,10 @@ def test_a_broken_labs_file_is_named_on_the_page_with_its_line(sqlite_mesh: Mesh
         assert page.status_code == 500
         assert "labs.txt" in page.text and "line 2" in page.text and "Traceback" not in page.text
         assert client.get("/nodes").status_code == 200   # pages that need no labs still work
+
+
+def test_the_dashboard_alone_never_makes_an_empty_database(tmp_path: Path) -> None:
+    result = run_cli("hub", "web", "--db", f"sqlite:///{tmp_path / 'typo.db'}", "--web-listen",
+                     f"127.0.0.1:{free_port()}", cwd=tmp_path)
+    assert result.returncode == 1 and "no database at" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "typo.db").exists()

@@ -113,7 +113,7 @@ def add_web_user_parser(commands: argparse._SubParsersAction,
 
 
 def cmd_web_user(parsed: argparse.Namespace, settings: dict) -> int:
-    with _opener(settings)() as storage:
+    with _opener(settings, create=True)() as storage:
         storage.ensure_schema()
         accounts = Accounts(storage)
         if parsed.web_user_command == "add":
@@ -140,8 +140,9 @@ def _read_password(from_stdin: bool) -> str:
     return first
 
 
-def _opener(settings: dict) -> Callable[[], Storage]:
-    return lambda: open_storage(settings["db"], settings["db_password_file"])
+def _opener(settings: dict, create: bool = False) -> Callable[[], Storage]:
+    """The dashboard only reads: a mistyped SQLite path is an error, not a new empty database."""
+    return lambda: open_storage(settings["db"], settings["db_password_file"], create=create)
 
 
 class _WebInfo:
