@@ -1,9 +1,11 @@
 """CURVE on the hub: its key pair, the allow-list of node keys, the ZAP handler and the sender check.
 
 The allow-list is a folder of public key files, one per enrolled name: ``allowed/NAME.key``. The
-file's name binds the key to a node: a report sent with that key is stored only when its node id
-is NAME or starts with ``NAME/`` (node ids are ``HOST/USER`` by default, so one machine key speaks
-for every user of its PC). Anything else is dropped and counted as ``node-not-owned``.
+file's name binds the key to a computer: a report sent with that key is stored only when its node
+id is NAME or starts with ``NAME/`` (node ids are ``HOST/USER`` by default, so one machine key
+speaks for every user of its PC), else it is dropped and counted as ``node-not-owned``; and only
+when its ``host`` is NAME, else ``host-not-owned``. The computer stored is NAME as it was allowed,
+never the report's free text. Names compare ignoring ASCII case (``common.curve.same_name``).
 
 ZAP only runs when a connection is set up, so the check on every report also looks the key up in
 the allow-list in force: reports from a key revoked while its connection stays open are dropped
@@ -21,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Callable, Mapping, Protocol
+from typing import Callable, Iterable, Mapping, Protocol
 
 import zmq
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -29,7 +31,7 @@ from watchdog.observers import Observer
 from zmq.auth.thread import ThreadAuthenticator
 
 from common.curve import (NAME_RULE, PUBLIC_SUFFIX, SECRET_SUFFIX, KeyFileError, KeyPair, owns,
-                          read_key_file, valid_name)
+                          private_folder, read_key_file, same_name, valid_name)
 from common.protocol import ProtocolError, Report
 from hub.watcher import CONTENT_EVENTS, DEBOUNCE_SECONDS
 
@@ -75,8 +77,18 @@ def load_allow_list(folder: Path) -> tuple[AllowList, list[str]]:
         if key in names:
             problems.append(f"{path}: the same key is already allowed as {names[key]!r}; ignored")
             continue
+        twin = allowed_name(names.values(), name)
+        if twin is not None:
+            problems.append(f"{path}: {name!r} is already allowed as {twin!r} (names are compared "
+                            "ignoring case); ignored")
+            continue
         names[key] = name
     return AllowList(MappingProxyType(names)), problems
+
+
+def allowed_name(names: Iterable[str], wanted: str) -> str | None:
+    """The name among ``names`` that is ``wanted`` up to case, as spelled when it was allowed."""
+    return next((name for name in names if same_name(name, wanted)), None)
 
 
 class Security(Protocol):
@@ -86,7 +98,9 @@ class Security(Protocol):
 
     def secure(self, sock: zmq.Socket) -> None: ...
 
-    def check_sender(self, report: Report, frame: zmq.Frame) -> None: ...
+    def check_sender(self, report: Report, frame: zmq.Frame) -> Report:
+        """The report as it may be stored, or ProtocolError when its sender may not send it."""
+        ...
 
     def stop(self) -> None: ...
 
@@ -100,8 +114,8 @@ class Plaintext:
     def secure(self, sock: zmq.Socket) -> None:
         pass
 
-    def check_sender(self, report: Report, frame: zmq.Frame) -> None:
-        pass
+    def check_sender(self, report: Report, frame: zmq.Frame) -> Report:
+        return report
 
     def stop(self) -> None:
         pass
@@ -203,10 +217,7 @@ class CurveServer:
             log.warning("CURVE on with accept_any_node: traffic is encrypted, but any node key is "
                         "admitted and may report for any node id")
         else:
-            try:
-                self._folder.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise KeyFileError(f"cannot create {self._folder}: {exc.strerror or exc}") from None
+            private_folder(self._folder)
             self.reload()
             self._observer = Observer()
             self._observer.schedule(self._events, str(self._folder), recursive=False)
@@ -222,10 +233,11 @@ class CurveServer:
         sock.zap_domain = ZAP_DOMAIN.encode()
         sock.curve_server = True
 
-    def check_sender(self, report: Report, frame: zmq.Frame) -> None:
-        """Raise ProtocolError when the key that sent ``frame`` may not report for ``report.node``."""
+    def check_sender(self, report: Report, frame: zmq.Frame) -> Report:
+        """``report`` with its computer taken from the key that sent ``frame``; ProtocolError when
+        that key may not report for ``report.node`` or for the computer ``report.host``."""
         if self._accept_any:
-            return
+            return report
         key = frame.get("User-Id")   # pyzmq's ZAP handler sets the client's Z85 public key here
         name = self._allowed.names.get(key)
         if name is None:
@@ -235,6 +247,10 @@ class CurveServer:
             raise ProtocolError("node-not-owned", f"report for {report.node!r} from the key of "
                                                   f"{name!r}, which may only report for {name!r} "
                                                   f"and {name + '/...'!r}")
+        if not same_name(report.host, name):
+            raise ProtocolError("host-not-owned", f"report with host {report.host!r} from the key of "
+                                                  f"{name!r}, which may only report for computer {name!r}")
+        return report._replace(host=name)
 
     def reload(self) -> None:
         """Re-read the allow-list folder; log what changed and every file that was skipped."""

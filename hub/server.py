@@ -247,8 +247,7 @@ class Hub:
             except zmq.Again:
                 break
             try:
-                report = decode_report(frame.bytes)
-                self._security.check_sender(report, frame)
+                report = self._security.check_sender(decode_report(frame.bytes), frame)
             except ProtocolError as exc:
                 self._count_drop(exc)
                 continue

@@ -25,7 +25,8 @@ from common.settings import (Option, SettingsError, add_options, positive_count,
 from node.agent import Endpoints, NodeAgent, NodeIdentity
 from node.outbox import Outbox
 from node.handshake import HubLinks
-from node.keys import KEY_OPTIONS, KEYS_DIR, build_keys_parser, curve_client, init_node_keys
+from node.keys import (KEY_OPTIONS, KEYS_DIR, CurveClient, build_keys_parser, curve_client,
+                       init_node_keys)
 from node.platform import current_user, hostname
 from node.scanner import SCOPES
 from node.sessions import DEFAULT_MAX_CLOSED
@@ -92,8 +93,11 @@ def endpoints(settings: dict) -> Endpoints:
                      settings["report_endpoint"] or tuple(f"tcp://{h}:{REPORT_PORT}" for h in hosts))
 
 
-def identity(settings: dict) -> NodeIdentity:
-    host, user = hostname(), current_user()
+def identity(settings: dict, curve: CurveClient | None = None) -> NodeIdentity:
+    """Who this node reports as. With CURVE the computer is the name its key was made for (the
+    host name unless ``keys init --name`` chose another), since the hub stores that name and
+    drops reports that claim another computer."""
+    host, user = (curve.name if curve is not None and curve.name else hostname()), current_user()
     node = settings["node_id"] or f"{host}/{user}"
     if "\0" in node or len(node) > 255:
         raise SettingsError("node_id must be at most 255 characters, without NUL")
@@ -131,8 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         setup_logging(settings["log_level"], settings["log_file"],
                       Path(platformdirs.user_log_dir(APP, appauthor=False)) / "node.log")
-        who = identity(settings)
         curve = curve_client(settings["hub_key"], keys_folder(settings))
+        who = identity(settings, curve)
         if curve is not None and curve.name and not owns(curve.name, who.node):
             log.warning("this node's key is made for %r, but the node id is %r: the hub drops reports "
                         "for node ids other than %r and %r", curve.name, who.node, curve.name,

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 from tests.waiting import wait_for
 
@@ -35,10 +36,11 @@ def python_env(home: Path | None = None) -> dict[str, str]:
 
 
 def run_cli(program: str, *args: str, cwd: Path | None = None, timeout: float = 30.0,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m hub|node ARGS`` to completion, as a person would at a prompt."""
-    return subprocess.run([sys.executable, "-m", program, *args], cwd=cwd, env=env or python_env(cwd),
-                          capture_output=True, text=True, timeout=timeout)
+            env: dict[str, str] | None = None, wrapper: Sequence[str] = ()) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m hub|node ARGS`` to completion, as a person would at a prompt; ``wrapper``
+    is a command that runs it (tests/sandbox.py)."""
+    return subprocess.run([*wrapper, sys.executable, "-m", program, *args], cwd=cwd,
+                          env=env or python_env(cwd), capture_output=True, text=True, timeout=timeout)
 
 
 @dataclass
@@ -71,11 +73,12 @@ class Running:
 
 
 def start(program: str, args: list[str], cwd: Path, log_name: str,
-          extra_env: dict[str, str] | None = None) -> Running:
-    """Start ``python -m program ARGS`` in cwd; ``extra_env`` adds variables (test hooks) to its own."""
+          extra_env: dict[str, str] | None = None, wrapper: Sequence[str] = ()) -> Running:
+    """Start ``python -m program ARGS`` in cwd; ``extra_env`` adds variables (test hooks) to its own,
+    ``wrapper`` is a command that runs it (tests/sandbox.py)."""
     log_path = cwd / log_name
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", program, *args], cwd=cwd,
+        proc = subprocess.Popen([*wrapper, sys.executable, "-m", program, *args], cwd=cwd,
                                 env={**python_env(cwd), **(extra_env or {})},
                                 stdout=log, stderr=subprocess.STDOUT)
     return Running(proc, log_path)
@@ -106,16 +109,17 @@ class Mesh:
         return ["run", "--db", self.db_url, "--watch", str(self.watch_file), *self.endpoints,
                 "--interval", str(self.interval), "--grace", str(self.grace), "--log-level", "DEBUG"]
 
-    def start_hub(self, wait: bool = True) -> Running:
-        hub = start("hub", self.hub_args(), self.folder, f"hub-{len(self.children)}.log")
+    def start_hub(self, wait: bool = True, wrapper: Sequence[str] = ()) -> Running:
+        hub = start("hub", self.hub_args(), self.folder, f"hub-{len(self.children)}.log", wrapper=wrapper)
         self.children.append(hub)
         if wait:
             hub.wait_log("hub listening")
         return hub
 
-    def start_node(self, node_id: str, *extra: str, extra_env: dict[str, str] | None = None) -> Running:
+    def start_node(self, node_id: str, *extra: str, extra_env: dict[str, str] | None = None,
+                   wrapper: Sequence[str] = ()) -> Running:
         node = start("node", [*self.endpoints, "--node-id", node_id, "--log-level", "DEBUG", *extra],
-                     self.folder, f"node-{len(self.children)}.log", extra_env)
+                     self.folder, f"node-{len(self.children)}.log", extra_env, wrapper)
         self.children.append(node)
         return node
 
