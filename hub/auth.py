@@ -33,6 +33,7 @@ from zmq.auth.thread import ThreadAuthenticator
 from common.curve import (NAME_RULE, PUBLIC_SUFFIX, SECRET_SUFFIX, KeyFileError, KeyPair, owns,
                           private_folder, read_key_file, same_name, valid_name)
 from common.protocol import ProtocolError, Report
+from hub.addresses import peer_address
 from hub.watcher import CONTENT_EVENTS, DEBOUNCE_SECONDS
 
 log = logging.getLogger("procmesh.hub.auth")
@@ -165,7 +166,7 @@ class _Authenticator(ThreadAuthenticator):
     async def handle_zap_message(self, msg: list[bytes]) -> None:
         # Frames: version, request id, domain, peer address, routing id, mechanism, credentials.
         if len(msg) > 3:
-            self._check.address = msg[3].decode("utf-8", "replace")
+            self._check.address = peer_address(msg[3].decode("utf-8", "replace"))
         await super().handle_zap_message(msg)
 
 

@@ -23,6 +23,7 @@ from common.errors import ProcmeshError
 from common.protocol import (MAX_FRAME_BYTES, Config, ProtocolError, ack_frame, config_frame,
                              decode_report, make_config)
 from common.watchlist import WatchEntry
+from hub.addresses import peer_address
 from hub.auth import Plaintext, Security
 from hub.clock import ClockOffsets
 from hub.limits import near_capacity
@@ -138,6 +139,10 @@ class Hub:
         for sock, endpoint in ((self._xpub, self.options.config_endpoint),
                                (self._pull, self.options.report_endpoint)):
             _tune_for_many_peers(sock)
+            # Both families: "*" binds "::" with IPv4 mapped in, and IPv6 addresses are accepted.
+            # Where the system has no IPv6 at all, libzmq falls back to IPv4 by itself
+            # (tests/test_ipv6.py runs a hub that cannot create IPv6 sockets).
+            sock.setsockopt(zmq.IPV6, 1)
             self._security.secure(sock)
             try:
                 sock.bind(endpoint)
@@ -252,7 +257,7 @@ class Hub:
                 self._count_drop(exc)
                 continue
             self._received += 1
-            peer = frame.get("Peer-Address") or ""
+            peer = peer_address(frame.get("Peer-Address") or "")
             if report.node not in self._nodes_seen:
                 self._nodes_seen.add(report.node)
                 log.info("node joined: %s (computer %s, user %s, address %s, agent %s)",

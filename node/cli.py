@@ -25,6 +25,7 @@ from common.settings import (Option, SettingsError, add_options, positive_count,
 from node.agent import Endpoints, NodeAgent, NodeIdentity
 from node.outbox import Outbox
 from node.handshake import HubLinks
+from node.ipv6 import Families, address_families, needs_ipv6
 from node.keys import (KEY_OPTIONS, KEYS_DIR, CurveClient, build_keys_parser, curve_client,
                        init_node_keys)
 from node.platform import current_user, hostname
@@ -86,11 +87,12 @@ def keys_folder(settings: dict) -> Path:
     return Path(platformdirs.user_config_dir(APP, appauthor=False))
 
 
-def endpoints(settings: dict) -> Endpoints:
+def endpoints(settings: dict, families: Families = address_families) -> Endpoints:
     hosts = [f"[{host}]" if ":" in host and not host.startswith("[") else host  # bare IPv6
              for host in settings["hub"]]
-    return Endpoints(settings["config_endpoint"] or tuple(f"tcp://{h}:{CONFIG_PORT}" for h in hosts),
-                     settings["report_endpoint"] or tuple(f"tcp://{h}:{REPORT_PORT}" for h in hosts))
+    config = settings["config_endpoint"] or tuple(f"tcp://{h}:{CONFIG_PORT}" for h in hosts)
+    report = settings["report_endpoint"] or tuple(f"tcp://{h}:{REPORT_PORT}" for h in hosts)
+    return Endpoints(config, report, needs_ipv6((*config, *report), families))
 
 
 def identity(settings: dict, curve: CurveClient | None = None) -> NodeIdentity:
