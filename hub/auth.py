@@ -13,11 +13,14 @@ the allow-list in force: reports from a key revoked while its connection stays o
 
 Threads: the ZAP handler runs in pyzmq's authenticator thread with sockets of its own, a watchdog
 observer reloads the folder, and the hub's socket thread checks reports. The allow-list they share
-is an immutable snapshot that a reload replaces in one assignment; nobody mutates it.
+is an immutable snapshot that a reload replaces in one assignment; nobody mutates it. A folder
+shared between hubs over the network changes without any event here, so the hub's tick also
+compares the folder's listing with the one last loaded (``refresh``).
 """
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,14 +30,14 @@ from typing import Callable, Iterable, Mapping, Protocol
 
 import zmq
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
-from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
 from zmq.auth.thread import ThreadAuthenticator
 
 from common.curve import (NAME_RULE, PUBLIC_SUFFIX, SECRET_SUFFIX, KeyFileError, KeyPair, owns,
                           private_folder, read_key_file, same_name, valid_name)
 from common.protocol import ProtocolError, Report
 from hub.addresses import peer_address
-from hub.watcher import CONTENT_EVENTS, DEBOUNCE_SECONDS
+from hub.watcher import CONTENT_EVENTS, DEBOUNCE_SECONDS, stop_observer, watch_folder
 
 log = logging.getLogger("procmesh.hub.auth")
 
@@ -92,6 +95,16 @@ def allowed_name(names: Iterable[str], wanted: str) -> str | None:
     return next((name for name in names if same_name(name, wanted)), None)
 
 
+def _listing(folder: Path) -> frozenset[tuple[str, int, int]]:
+    """Name, modification time and size of each key file: what a change to the folder changes."""
+    try:
+        with os.scandir(folder) as entries:
+            return frozenset((entry.name, entry.stat().st_mtime_ns, entry.stat().st_size)
+                             for entry in entries if entry.name.endswith(PUBLIC_SUFFIX))
+    except OSError:
+        return frozenset()
+
+
 class Security(Protocol):
     """What the hub's socket thread asks of its transport security."""
 
@@ -101,6 +114,10 @@ class Security(Protocol):
 
     def check_sender(self, report: Report, frame: zmq.Frame) -> Report:
         """The report as it may be stored, or ProtocolError when its sender may not send it."""
+        ...
+
+    def refresh(self) -> None:
+        """Pick up credentials changed without a file-system event; called on the hub's tick."""
         ...
 
     def stop(self) -> None: ...
@@ -117,6 +134,9 @@ class Plaintext:
 
     def check_sender(self, report: Report, frame: zmq.Frame) -> Report:
         return report
+
+    def refresh(self) -> None:
+        pass
 
     def stop(self) -> None:
         pass
@@ -196,7 +216,8 @@ class _FolderEvents(FileSystemEventHandler):
 class CurveServer:
     """CURVE server sockets behind a ZAP handler that admits the keys in ``keys_dir/allowed``."""
 
-    def __init__(self, keys_dir: Path, accept_any: bool = False) -> None:
+    def __init__(self, keys_dir: Path, accept_any: bool = False, checked_every: float = 30.0) -> None:
+        """``checked_every``: how often the hub calls ``refresh`` (for the log only)."""
         secret_file = hub_secret_file(keys_dir)
         if not secret_file.exists():
             raise KeyFileError(f"curve is on but the hub has no key pair ({secret_file} is missing): "
@@ -204,11 +225,13 @@ class CurveServer:
         self._pair: KeyPair = read_key_file(secret_file, need_secret=True)
         self._folder = allowed_folder(keys_dir)
         self._accept_any = accept_any
+        self._checked_every = checked_every
         self._allowed = AllowList()
         self._reload_lock = threading.Lock()
         self._loaded = False
+        self._listing: frozenset[tuple[str, int, int]] | None = None   # of the allow-list in force
         self._auth: _Authenticator | None = None
-        self._observer: Observer | None = None
+        self._observer: BaseObserver | None = None
         self._events = _FolderEvents(self.reload)
 
     def start(self, ctx: zmq.Context) -> None:
@@ -220,9 +243,9 @@ class CurveServer:
         else:
             private_folder(self._folder)
             self.reload()
-            self._observer = Observer()
-            self._observer.schedule(self._events, str(self._folder), recursive=False)
-            self._observer.start()
+            self._observer = watch_folder(self._folder, self._events,
+                                          f"the allow-list is checked for changes every "
+                                          f"{self._checked_every:g} s instead (a revoke takes effect then)")
         check = _KeyCheck(lambda: self._allowed, self._accept_any)
         self._auth = _Authenticator(ctx, check)
         self._auth.start()
@@ -253,9 +276,22 @@ class CurveServer:
                                                   f"{name!r}, which may only report for computer {name!r}")
         return report._replace(host=name)
 
+    def refresh(self) -> None:
+        """Reload the allow-list if its folder's listing changed since the last load, on a thread
+        of its own: the listing of thousands of keys must not hold the hub's socket thread."""
+        if not self._accept_any:
+            threading.Thread(target=self._reload_if_changed, name="procmesh-allow-list",
+                             daemon=True).start()
+
+    def _reload_if_changed(self) -> None:
+        if _listing(self._folder) != self._listing:
+            self.reload()
+
     def reload(self) -> None:
         """Re-read the allow-list folder; log what changed and every file that was skipped."""
         with self._reload_lock:
+            # Listed first: a change during the load then shows at the next refresh.
+            self._listing = _listing(self._folder)
             fresh, problems = load_allow_list(self._folder)
             previous, self._allowed = self._allowed, fresh
             first, self._loaded = not self._loaded, True
@@ -278,10 +314,7 @@ class CurveServer:
     def stop(self) -> None:
         self._events.cancel()
         if self._observer is not None:
-            # watchdog's inotify emitter logs a spurious ERROR when an event races its own shutdown.
-            logging.getLogger("watchdog.observers.inotify").setLevel(logging.CRITICAL)
-            self._observer.stop()
-            self._observer.join(2.0)
+            stop_observer(self._observer)
             self._observer = None
         if self._auth is not None:
             self._auth.stop()

@@ -19,7 +19,7 @@ from hub.auth import CurveServer, Plaintext, Security
 from hub.keys import CURVE_OPTIONS, KEYS_DIR, add_keys_parser, cmd_keys
 from hub.limits import raise_open_files_limit
 from hub.sample import SAMPLE_WATCHLIST
-from hub.server import BindError, Hub, HubOptions
+from hub.server import REBROADCAST_SECONDS, BindError, Hub, HubOptions
 from hub.storage import Storage, open_storage, parse_db_url, password_in_url
 from hub.tables import FORMATS, GROUP_COLUMNS, format_status, format_usage
 from hub.timespec import parse_when
@@ -149,7 +149,8 @@ def _security(settings: dict) -> Security:
         if settings["accept_any_node"]:
             raise SettingsError("accept_any_node only applies with curve = true (--curve)")
         return Plaintext()
-    return CurveServer(Path(settings["keys_dir"]).expanduser(), settings["accept_any_node"])
+    return CurveServer(Path(settings["keys_dir"]).expanduser(), settings["accept_any_node"],
+                       checked_every=REBROADCAST_SECONDS)
 
 
 def _group_by(text: str) -> list[str]:

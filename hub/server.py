@@ -101,8 +101,11 @@ def _tune_for_many_peers(sock: zmq.Socket) -> None:
 
 class Hub:
     def __init__(self, options: HubOptions, storage: Storage, watch: list[WatchEntry],
-                 security: Security | None = None) -> None:
+                 security: Security | None = None, tick_seconds: float = REBROADCAST_SECONDS) -> None:
+        """``tick_seconds``: how often the config is re-broadcast and the watch file and the
+        allow-list are checked for changes no file-system event reported."""
         self.options = options
+        self._tick = tick_seconds
         self._security = security or Plaintext()
         self._ctx = zmq.Context()
         # A pending send with the default linger would make term() wait forever.
@@ -120,7 +123,8 @@ class Hub:
         self._bind()
         self._writer = Writer(storage, InprocSender(self._ctx, ACK_ENDPOINT))
         self._watcher = WatchFileWatcher(options.watch_file, watch,
-                                         InprocSender(self._ctx, WATCH_ENDPOINT))
+                                         InprocSender(self._ctx, WATCH_ENDPOINT),
+                                         checked_every=tick_seconds)
 
     def _socket(self, kind: int) -> zmq.Socket:
         sock = self._ctx.socket(kind)
@@ -172,6 +176,10 @@ class Hub:
             log.warning("second stop signal: exiting at once, pending session updates are not stored")
             os._exit(1)
         log.info("received %s: storing what is pending, then stopping", signal.Signals(signum).name)
+        self.request_stop()
+
+    def request_stop(self) -> None:
+        """Make ``run`` store what is pending and return; from any thread."""
         self._stop.set()
 
     def run(self) -> bool:
@@ -194,7 +202,7 @@ class Hub:
         poller = zmq.Poller()
         for sock in (self._pull, self._xpub, self._watch_in, self._acks_in):
             poller.register(sock, zmq.POLLIN)
-        next_broadcast = time.monotonic() + REBROADCAST_SECONDS
+        next_tick = time.monotonic() + self._tick
         next_summary = time.monotonic() + SUMMARY_SECONDS
         while not self._stop.is_set():
             events = dict(poller.poll(POLL_CAP_MS))
@@ -210,14 +218,20 @@ class Hub:
                 log.error("the database writer stopped unexpectedly; stopping the hub")
                 return False
             now = time.monotonic()
-            if now >= next_broadcast:
-                # Safety net for a subscriber that attached between welcome message and subscribe.
-                self._xpub.send(config_frame(self._config))
-                next_broadcast = now + REBROADCAST_SECONDS
+            if now >= next_tick:
+                self._on_tick()
+                next_tick = now + self._tick
             if now >= next_summary:
                 self._log_summary("last minute")
                 next_summary = now + SUMMARY_SECONDS
         return True
+
+    def _on_tick(self) -> None:
+        # Safety net for a subscriber that attached between welcome message and subscribe.
+        self._xpub.send(config_frame(self._config))
+        # Changes that raise no file-system event: network shares edited elsewhere, symlinks.
+        self._watcher.request_check()
+        self._security.refresh()
 
     def _shutdown(self) -> bool:
         """Stop every thread; True when everything received was stored."""
