@@ -18,6 +18,7 @@ from common.watchlist import WatchEntry, WatchListError, load_watchlist
 from hub.auth import CurveServer, Plaintext, Security
 from hub.keys import CURVE_OPTIONS, KEYS_DIR, add_keys_parser, cmd_keys
 from hub.limits import raise_open_files_limit
+from hub.recent import OFFLINE_AFTER_INTERVALS
 from hub.sample import SAMPLE_WATCHLIST
 from hub.server import REBROADCAST_SECONDS, BindError, Hub, HubOptions
 from hub.storage import Storage, open_storage, parse_db_url, password_in_url
@@ -43,8 +44,6 @@ RUN_OPTIONS = (
     *CURVE_OPTIONS,
 )
 ALL_OPTIONS = (*DB_OPTIONS, *RUN_OPTIONS, *LOG_OPTIONS)
-# A node counts as offline once it has missed this many report intervals.
-OFFLINE_AFTER_INTERVALS = 3
 SUBCOMMANDS = ("run", "report", "status", "init-db", "keys")
 
 

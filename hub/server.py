@@ -27,6 +27,7 @@ from hub.addresses import peer_address
 from hub.auth import Plaintext, Security
 from hub.clock import ClockOffsets
 from hub.limits import near_capacity
+from hub.recent import RecentNodes
 from hub.storage import Storage
 from hub.watcher import WatchFileWatcher
 from hub.writer import Received, Writer
@@ -115,7 +116,7 @@ class Hub:
         self._config = self._next_config(watch)
         self._stop = threading.Event()
         self._signals = 0
-        self._nodes_seen: set[str] = set()
+        self._nodes = RecentNodes(options.interval)
         self._clocks = ClockOffsets()
         self._drops: Counter[str] = Counter()
         self._received = 0
@@ -260,6 +261,7 @@ class Hub:
         """Read up to ``batch`` frames, then let the poller serve the other sockets too."""
         received: list[Received] = []
         now = time.time()
+        monotonic = time.monotonic()
         for _ in range(batch):
             try:
                 frame = self._pull.recv(zmq.NOBLOCK, copy=False)
@@ -272,13 +274,12 @@ class Hub:
                 continue
             self._received += 1
             peer = peer_address(frame.get("Peer-Address") or "")
-            if report.node not in self._nodes_seen:
-                self._nodes_seen.add(report.node)
+            if self._nodes.heard(report.node, monotonic):
                 log.info("node joined: %s (computer %s, user %s, address %s, agent %s)",
                          report.node, report.host, report.user, peer, report.agent)
             offset = self._clocks.observe(report.node, report.sent, now)
             if report.kind == "bye":
-                self._nodes_seen.discard(report.node)
+                self._nodes.left(report.node)
                 self._clocks.forget(report.node)
                 log.info("node left: %s", report.node)
             received.append(Received(report, peer, now, offset))
@@ -318,11 +319,12 @@ class Hub:
 
     def _log_summary(self, period: str) -> None:
         drops = ", ".join(f"{reason} {n}" for reason, n in sorted(self._drops.items())) or "none"
-        log.info("%s: %d reports received from %d nodes; reports dropped: %s",
-                 period, self._received, len(self._nodes_seen), drops)
-        if near_capacity(len(self._nodes_seen), self.options.node_capacity):
+        nodes = self._nodes.count(time.monotonic())
+        log.info("%s: %d reports received; %d nodes heard from in the last %g s; reports dropped: %s",
+                 period, self._received, nodes, self._nodes.window, drops)
+        if near_capacity(nodes, self.options.node_capacity):
             log.warning("%d nodes connected: the open-files limit leaves room for about %d; raise it "
                         "(ulimit -n, or LimitNOFILE= for a systemd service) before more nodes are "
-                        "turned away", len(self._nodes_seen), self.options.node_capacity)
+                        "turned away", nodes, self.options.node_capacity)
         self._received = 0
         self._drops.clear()
