@@ -1,0 +1,30 @@
+"""The README's tree of errors lists every ProcmeshError subclass the code defines, and no other."""
+from __future__ import annotations
+
+import importlib
+import re
+
+from common.errors import ProcmeshError
+from tests.processes import REPO
+
+PACKAGES = ("common", "hub", "node")
+
+
+def subclasses(cls: type) -> set[type]:
+    found = set()
+    for sub in cls.__subclasses__():
+        found |= {sub} | subclasses(sub)
+    return found
+
+
+def test_the_readme_lists_every_error_class() -> None:
+    for package in PACKAGES:
+        for path in sorted((REPO / package).rglob("*.py")):
+            module = ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+            if not module.endswith("__main__"):
+                importlib.import_module(module)
+    defined = {cls.__name__ for cls in subclasses(ProcmeshError) if cls.__module__.split(".")[0] in PACKAGES}
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    tree = readme.split("## Errors", 1)[1].split("```", 2)[1]
+    listed = set(re.findall(r"(?:├──|└──)\s+(\w+)", tree))
+    assert listed == defined
