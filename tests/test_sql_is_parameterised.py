@@ -260,7 +260,8 @@ def test_the_scan_flags_every_form_in_its_fixture_and_nothing_else() -> None:
     "    return f'UPDATE records SET endTime = CASE sid {cases} END'",
     "log.info(f'node joined: {node} from {address}')",
     # hub/storage/mariadb.py's forms: a template passed in, filled with placeholders only.
-    "def f(statement, chunk):\n    rows = ' UNION ALL '.join(['SELECT %s AS k'] + ['SELECT %s'] * (len(chunk) - 1))\n"
+    "def f(statement, chunk):\n"
+    "    rows = ' UNION ALL '.join(['SELECT %s AS k'] + ['SELECT %s'] * (len(chunk) - 1))\n"
     "    return statement.format(reported=rows)",
     "def f(conditions):\n    sql = 'SELECT 1 FROM records'\n    sql += ' WHERE ' + ' AND '.join(['x = ?'] * 3)\n"
     "    sql += ' ORDER BY x'\n    return sql",
