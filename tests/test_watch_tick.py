@@ -81,7 +81,8 @@ def test_where_inotify_is_refused_the_tick_still_brings_watch_list_and_allow_lis
                           "--auth-retry", "1", "--log-level", "DEBUG"], tmp_path, "node.log")
     try:
         hub.wait_log("hub listening")
-        for folder, what in ((tmp_path, "the watch list is re-read"), (keys / "allowed", "the allow-list is checked")):
+        for folder, what in ((tmp_path, "the watch list is re-read"),
+                             (keys / "allowed", "the allow-list is checked")):
             assert f"cannot watch {folder} for changes (inotify instance limit reached): {what}" in hub.log()
         node.wait_log("denied this node's key")
 
