@@ -17,7 +17,7 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     python_requires=">=3.10",
-    packages=["common", "hub", "hub.storage", "node"],
+    packages=["common", "hub", "hub.answers", "hub.storage", "node"],
     install_requires=[
         "pyzmq>=25",
         "psutil>=5.9",
@@ -26,6 +26,7 @@ setup(
         "watchdog>=3.0",
         "filelock>=3.12",
         "platformdirs>=3.0",
+        "tzlocal>=4.0",
         'tomli>=2.0; python_version < "3.11"',
     ],
     extras_require={

@@ -46,7 +46,13 @@ class WatchListError(ProcmeshError, ValueError):
 
 def parse_watchlist(text: str) -> list[WatchEntry]:
     """Entries in file order; any bad line rejects the whole text with WatchListError."""
-    entries: list[WatchEntry] = []
+    return [entry for _, entry in parse_numbered(text)]
+
+
+def parse_numbered(text: str) -> list[tuple[int, WatchEntry]]:
+    """(line number, entry) in file order, for files of the same syntax whose later checks name
+    the line (the hub's labs.txt and licenses.txt)."""
+    entries: list[tuple[int, WatchEntry]] = []
     first_line_of: dict[str, int] = {}
     for number, raw in enumerate(text.removeprefix("\ufeff").split("\n"), start=1):
         line = raw.strip()
@@ -63,25 +69,29 @@ def parse_watchlist(text: str) -> list[WatchEntry]:
             raise WatchListError(
                 f"label {entry.label!r} is already defined on line {first_line_of[key]}", number)
         first_line_of[key] = number
-        entries.append(entry)
+        entries.append((number, entry))
     return entries
 
 
 def load_watchlist(path: str | os.PathLike[str]) -> list[WatchEntry]:
     """Read and parse a watch list file (UTF-8, with or without BOM)."""
+    return parse_watchlist(read_list_file(path, "watch list"))
+
+
+def read_list_file(path: str | os.PathLike[str], what: str) -> str:
+    """The text of a file in watch-list syntax (UTF-8, with or without BOM); ``what`` names it in errors."""
     shown = os.fspath(path)
     try:
         with open(path, "rb") as file:
             data = file.read()
     except OSError as err:
-        raise WatchListError(f"cannot read watch list {shown}: {err.strerror or err}") from None
+        raise WatchListError(f"cannot read {what} {shown}: {err.strerror or err}") from None
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
         raise WatchListError(
-            f"watch list {shown} is not UTF-8 text (invalid byte on line {line})") from None
-    return parse_watchlist(text)
+            f"{what} {shown} is not UTF-8 text (invalid byte on line {line})") from None
 
 
 def _parse_line(line: str) -> WatchEntry:

@@ -6,8 +6,7 @@ gone) leaves once it has missed ``OFFLINE_AFTER_INTERVALS`` report intervals, th
 """
 from __future__ import annotations
 
-# A node counts as gone once it has missed this many report intervals.
-OFFLINE_AFTER_INTERVALS = 3
+from hub.answers.status import OFFLINE_AFTER_INTERVALS
 
 
 class RecentNodes:
