@@ -31,7 +31,7 @@ def report(node: str, seq: int) -> bytes:
 
 def test_the_summary_counts_a_node_killed_without_goodbye_only_until_it_missed_three_intervals(
         new_mesh, sqlite_url: str) -> None:
-    mesh = new_mesh(sqlite_url, watch="anything\n", interval=1.0)
+    mesh = new_mesh(sqlite_url, watch="anything\n", interval=0.5)
     hub = mesh.start_hub()
     ctx = zmq.Context()
     push = ctx.socket(zmq.PUSH)
