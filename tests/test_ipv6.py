@@ -16,6 +16,17 @@ from tests.without_ipv6 import LIBRARY as SECCOMP
 
 pytestmark = pytest.mark.timeout(90)
 
+
+def ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+needs_ipv6_loopback = pytest.mark.skipif(not ipv6_loopback(), reason="this machine has no IPv6 loopback")
 FAMILIES = {"v6only.example": {socket.AF_INET6}, "dual.example": {socket.AF_INET, socket.AF_INET6},
             "v4only.example": {socket.AF_INET}}
 
@@ -78,6 +89,7 @@ def addresses(mesh: Mesh) -> dict[str, str]:
     return dict(raw_sql(mesh.db_url, "SELECT node, client_ip FROM nodes"))
 
 
+@needs_ipv6_loopback
 def test_nodes_reach_the_hub_over_ipv6_and_ipv4_alike(sqlite_mesh: Mesh) -> None:
     mesh = sqlite_mesh
     mesh.watch_file.write_text("anything\n")
@@ -90,6 +102,7 @@ def test_nodes_reach_the_hub_over_ipv6_and_ipv4_alike(sqlite_mesh: Mesh) -> None
     assert hub.stop() == 0
 
 
+@needs_ipv6_loopback
 def test_a_node_reaches_a_hub_whose_name_has_only_an_ipv6_address(sqlite_mesh: Mesh, tmp_path: Path) -> None:
     mesh = sqlite_mesh
     mesh.watch_file.write_text("anything\n")
