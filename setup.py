@@ -17,7 +17,7 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     python_requires=">=3.10",
-    packages=["common", "hub", "hub.storage", "node"],
+    packages=["common", "hub", "hub.storage", "node", "node.windows"],
     install_requires=[
         "pyzmq>=25",
         "psutil>=5.9",
@@ -27,6 +27,8 @@ setup(
         "filelock>=3.12",
         "platformdirs>=3.0",
         'tomli>=2.0; python_version < "3.11"',
+        # The Windows service and the process-token reading (node/windows/).
+        'pywin32>=306; sys_platform == "win32"',
     ],
     extras_require={
         "test": ["pytest>=7", "pytest-timeout>=2.1", "hypothesis>=6"],
@@ -35,6 +37,11 @@ setup(
         "console_scripts": [
             "procmesh-hub = hub.cli:main",
             "procmesh-node = node.cli:main",
+        ],
+        # pip makes procmesh-nodew.exe on Windows: the node without a console window, for logon
+        # scripts and Task Scheduler (no pythonw.exe on PATH needed).
+        "gui_scripts": [
+            "procmesh-nodew = node.cli:main",
         ],
     },
     classifiers=[

@@ -199,7 +199,9 @@ def _convert(option: Option, raw: Any, source: str) -> Any:
     if option.multiple:
         if isinstance(raw, str):
             raw = [part.strip() for part in raw.split(",") if part.strip()]
-        if not isinstance(raw, list) or not raw:
+        # An empty list is the default of a derived list (endpoints): a machine-wide file uses it
+        # to keep that default from being overridden.
+        if not isinstance(raw, list) or (not raw and option.default != ()):
             raise SettingsError(f"{source}: expected one or more values")
         return tuple(_convert_one(option, item, source) for item in raw)
     return _convert_one(option, raw, source)
@@ -209,7 +211,8 @@ def _convert_one(option: Option, raw: Any, source: str) -> Any:
     if option.convert is boolean and isinstance(raw, bool):
         return raw
     if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
-        expected = {str: "a string", boolean: "true or false"}.get(option.convert, "a number")
+        numeric = isinstance(option.default, (int, float)) and not isinstance(option.default, bool)
+        expected = "true or false" if option.convert is boolean else "a number" if numeric else "a string"
         raise SettingsError(f"{source}: expected {expected}")
     try:
         value = option.convert(str(raw))

@@ -26,7 +26,7 @@ from common.settings import Option, SettingsError, add_options, load_toml, posit
 from node.accounts import host_for_key
 from node.agent import Endpoints, NodeAgent, NodeIdentity
 from node.outbox import Outbox
-from node.handshake import HubLinks
+from node.handshake import HubLinks, Reachability
 from node.keys import KEY_OPTIONS, KEYS_DIR, build_keys_parser, curve_client, init_node_keys
 from node.platform import WINDOWS, current_user, hostname
 from node.scanner import SCOPES
@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="procmesh-node",
         description="procmesh node: reports which watched programs run here, for whom and how long. "
-                    "'procmesh-node keys init' creates its CURVE key pair.")
+                    "'procmesh-node keys init' creates its CURVE key pair; on Windows, "
+                    "'procmesh-node service install [OPTIONS]' installs the SYSTEM node as a service.")
     parser.add_argument("--version", action="version", version=f"procmesh-node {__version__}")
     add_config_flag(parser)
     parser.add_argument("--once", action="store_true",
@@ -206,6 +207,8 @@ def load_settings(parsed: argparse.Namespace) -> tuple[dict[str, Any], Path | No
 
 
 def _main(args: list[str], relay: StopRelay, own_relay: bool) -> int:
+    if args[:1] == ["service"]:
+        return _service(args[1:])
     keys_command = args[:1] == ["keys"]
     if keys_command:
         parsed = build_keys_parser(lambda sub: (add_config_flag(sub), add_options(sub, (KEYS_DIR,)))
@@ -228,11 +231,20 @@ def _main(args: list[str], relay: StopRelay, own_relay: bool) -> int:
         log.warning("this node's key is made for %r, but the node id is %r: the hub drops reports "
                     "for node ids other than %r and %r", curve.name, who.node, curve.name,
                     curve.name + "/...")
-    links = HubLinks(curve, settings["auth_retry"])
+    hubs = endpoints(settings)
+    links = HubLinks(curve, settings["auth_retry"], Reachability([*hubs.config, *hubs.report]))
     if parsed.once:
-        return _once(NodeAgent(who, endpoints(settings), settings["scope"], settings["codec"],
-                               links=links))
-    return _run(who, settings, links, relay, own_relay)
+        return _once(NodeAgent(who, hubs, settings["scope"], settings["codec"], links=links))
+    return _run(who, hubs, settings, links, relay, own_relay)
+
+
+def _service(args: list[str]) -> int:
+    if not WINDOWS:
+        raise SettingsError("procmesh-node service is for Windows; elsewhere run the node with "
+                            "--scope all under the system's service manager (docs/deploy.md)")
+    from node.windows.service import command
+    build_parser().parse_args(args[1:])   # the node's own arguments, checked before anything is installed
+    return command(args)
 
 
 def _once(agent: NodeAgent) -> int:
@@ -256,7 +268,8 @@ def once_text(report: Any, encoding: str | None) -> str:
     return text
 
 
-def _run(who: NodeIdentity, settings: dict, links: HubLinks, relay: StopRelay, own_relay: bool) -> int:
+def _run(who: NodeIdentity, hubs: Endpoints, settings: dict, links: HubLinks, relay: StopRelay,
+         own_relay: bool) -> int:
     lock = single_instance_lock(who.node, lock_folders(who.user))
     if lock is None:
         log.error("no folder takes the single-instance lock: going on without it, so a second node "
@@ -269,7 +282,7 @@ def _run(who: NodeIdentity, settings: dict, links: HubLinks, relay: StopRelay, o
             return 0
     try:
         # The outbox is opened only under the lock: one run of a node id owns it at a time.
-        agent = NodeAgent(who, endpoints(settings), settings["scope"], settings["codec"],
+        agent = NodeAgent(who, hubs, settings["scope"], settings["codec"],
                           Outbox(node_file(data_folder(), who.node, ".outbox.sqlite")),
                           settings["outbox_limit"], _clock_shift(), links)
         if threading.current_thread() is threading.main_thread():
