@@ -37,6 +37,11 @@ def user_name(account: Account) -> str:
     return account.name.casefold() if account.name else account.sid
 
 
+def owner_from_account(account: Account) -> str | None:
+    """The user a process counts for, or None for a service account (nobody's use)."""
+    return None if is_service_account(account) else user_name(account)
+
+
 def token_user(lookup: Callable[[], Account], fallback: Callable[[], str]) -> str:
     """This process's user from its token; ``fallback`` (psutil's reading of the same token) only
     when the lookup fails, which Windows should never do for a process's own token."""

@@ -290,8 +290,7 @@ def _run(who: NodeIdentity, hubs: Endpoints, settings: dict, links: HubLinks, re
         if own_relay and WINDOWS:
             from node.windows.endsession import watch_session_end
             watch_session_end(SessionEndHandler(relay))
-        relay.attach(agent)
-        agent.run()
+        relay.run(agent)
     finally:
         if lock is not None:
             lock.release()

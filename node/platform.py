@@ -8,7 +8,7 @@ from typing import Callable
 
 import psutil
 
-from node.accounts import is_service_account, token_user, user_name
+from node.accounts import owner_from_account, token_user
 
 WINDOWS = sys.platform == "win32"
 
@@ -53,6 +53,5 @@ def owner_name(proc: psutil.Process) -> str | None:
     (SYSTEM, LOCAL SERVICE, NETWORK SERVICE, ``*$``), which is nobody's use."""
     if WINDOWS:
         from node.windows.account import process_account
-        account = process_account(proc.pid)
-        return None if is_service_account(account) else user_name(account)
+        return owner_from_account(process_account(proc.pid))
     return proc.username()

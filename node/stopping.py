@@ -22,6 +22,8 @@ END_SESSION_BUDGET_SECONDS = 4.0
 class Stoppable(Protocol):
     def request_stop(self, reason: str) -> None: ...
 
+    def run(self) -> None: ...
+
 
 class StopRelay:
     """Hands a stop request to the node that runs now, or to the one about to start."""
@@ -39,6 +41,14 @@ class StopRelay:
             reason = self._reason
         if reason:
             agent.request_stop(reason)
+
+    def run(self, agent: Stoppable) -> None:
+        """Run the node's agent in this thread until it stops, for whatever reason."""
+        self.attach(agent)
+        try:
+            agent.run()
+        finally:
+            self.finish()
 
     def finish(self) -> None:
         """The node has stopped (or never started): its final report is sent, or could not be."""
