@@ -64,6 +64,11 @@ class Scanner:
             raise ValueError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
         self._matcher = matcher
         self._attribute_owners = scope == "all"
+        if self._attribute_owners and matcher.reads_every_cmdline:
+            log.warning("the watch list has cmd: patterns without a program name, so this node "
+                        "(scope all, running as SYSTEM or root) reads the command line, that is the "
+                        "memory, of every process, which endpoint protection may report: write them "
+                        "as cmd(PROGRAM):GLOB, e.g. cmd(python*):*jupyter-lab*")
         self._is_mine = None if self._attribute_owners else (is_mine or owner_check())
         self._owner_of = owner_of
         self._table = processes or LiveProcesses()
@@ -105,7 +110,8 @@ class Scanner:
         proc = self._current(pid, verify=self._table.names_cached)
         name = proc.name()
         labels = self._matcher.match_name(name) if name else frozenset()
-        if not labels and not self._matcher.has_cmd_patterns:
+        wants_cmdline = self._matcher.needs_cmdline(name or "")
+        if not labels and not wants_cmdline:
             return None
         if not (self._table.names_cached or fresh) and not proc.is_running():
             # The create time kept in proc may be a predecessor's at this PID.
@@ -113,8 +119,8 @@ class Scanner:
             return self._sighting(pid, fresh=True)
         if self._is_mine is not None and not self._is_mine(proc):
             return None
-        if self._matcher.has_cmd_patterns:
-            labels |= self._cmdline_labels(proc)
+        if wants_cmdline:
+            labels |= self._cmdline_labels(proc, name)
         if not labels:
             return None
         owner = self._owner(proc)
@@ -129,9 +135,9 @@ class Scanner:
             proc = self._known[pid] = self._table.process(pid)
         return proc
 
-    def _cmdline_labels(self, proc: psutil.Process) -> frozenset[str]:
+    def _cmdline_labels(self, proc: psutil.Process, name: str) -> frozenset[str]:
         try:
-            return self._matcher.match_cmdline(proc.cmdline())
+            return self._matcher.match_cmdline(proc.cmdline(), name)
         except psutil.AccessDenied:
             # Other users' command lines are often unreadable; a name match still counts.
             return frozenset()

@@ -156,3 +156,21 @@ def test_a_process_that_ends_mid_scan_is_no_error(scope: str, caplog) -> None:
     with caplog.at_level(logging.WARNING, logger="procmesh.node"):
         assert scan.scan() == {}
     assert not caplog.records
+
+
+def test_scope_all_reads_command_lines_only_of_the_named_program(caplog) -> None:
+    table = Table(names_cached=True, entries={
+        1: Entry("chrome.exe", 10.0, cmdline=("chrome", "--jupyter-lab")),
+        2: Entry("python.exe", 20.0, cmdline=("python", "-m", "jupyter-lab"))})
+    with caplog.at_level(logging.WARNING, logger="procmesh.node"):
+        found = scanner(table, "Jupyter = cmd(python*):*jupyter-lab*", scope="all").scan()
+    assert found == {("Jupyter", "alice"): 20.0}
+    assert table.cmdlines_read == [2] and not caplog.records
+
+
+def test_scope_all_warns_against_cmd_patterns_without_a_program_name(caplog) -> None:
+    with caplog.at_level(logging.WARNING, logger="procmesh.node"):
+        scanner(Table(names_cached=True), "Jupyter = cmd:*jupyter-lab*", scope="all")
+        scanner(Table(names_cached=True), "Jupyter = cmd:*jupyter-lab*", scope="user")
+    [line] = [r.getMessage() for r in caplog.records]
+    assert "endpoint protection" in line and "cmd(PROGRAM):GLOB" in line
