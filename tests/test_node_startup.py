@@ -16,7 +16,6 @@ import pytest
 from common.logs import install_exception_hooks
 from node.cli import once_text
 from node.platform import current_user, hostname
-from tests.fakeapps import unique_name
 from tests.processes import Mesh, free_port, python_env, run_cli, start
 from tests.test_cli import assert_one_line_error
 from tests.waiting import wait_for
@@ -105,9 +104,7 @@ def test_once_output_suits_the_console_encoding(encoding: str, escaped: bool) ->
 
 
 def test_once_on_a_cp1252_output_prints_a_label_it_cannot_encode(sqlite_mesh: Mesh, fake_app) -> None:
-    name = unique_name()
-    fake_app(name)
-    sqlite_mesh.watch_file.write_text(f"日本語 = {name}\n", encoding="utf-8")
+    sqlite_mesh.watch_new_program(fake_app, "日本語 = {name}")
     sqlite_mesh.start_hub()
     env = python_env(sqlite_mesh.folder) | {"PYTHONIOENCODING": "cp1252"}
     result = subprocess.run([sys.executable, "-m", "node", "--once", *sqlite_mesh.endpoints],
@@ -119,9 +116,7 @@ def test_once_on_a_cp1252_output_prints_a_label_it_cannot_encode(sqlite_mesh: Me
 
 def test_the_machine_wide_file_in_a_later_xdg_entry_is_found_and_wins(sqlite_mesh: Mesh, fake_app) -> None:
     mesh = sqlite_mesh
-    name = unique_name()
-    fake_app(name)
-    mesh.watch_file.write_text(f"{name}\n")
+    name = mesh.watch_new_program(fake_app)
     mesh.start_hub()
     first, second = mesh.folder / "xdg-session", mesh.folder / "xdg-machine"
     (first / "procmesh").mkdir(parents=True)

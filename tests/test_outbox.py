@@ -8,7 +8,6 @@ from common.protocol import SessionState, make_config
 from common.watchlist import WatchEntry
 from node.outbox import Outbox
 from node.sessions import Changes
-from tests.fakeapps import unique_name
 from tests.processes import Mesh
 from tests.waiting import wait_for
 
@@ -52,9 +51,7 @@ def test_an_unreadable_file_is_moved_aside_and_replaced(tmp_path: Path, caplog) 
 def test_a_node_whose_data_folder_cannot_be_created_runs_and_reports_without_outbox(
         sqlite_mesh: Mesh, fake_app) -> None:
     mesh = sqlite_mesh
-    name = unique_name()
-    fake_app(name)
-    mesh.watch_file.write_text(f"{name}\n")
+    name = mesh.watch_new_program(fake_app)
     mesh.start_hub()
     blocker = mesh.folder / "profile-is-a-file"
     blocker.write_text("")
