@@ -5,5 +5,5 @@
 - ``service``: the SYSTEM node as a Windows service (pywin32).
 
 The decisions they feed are portable and tested on every platform: node.accounts,
-node.stopping and node.service_rules.
+node.stopping and node.servicesetup.
 """

@@ -55,7 +55,7 @@ class NodeService(win32serviceutil.ServiceFramework):
         if code != 0 and not self._relay.stop_requested:
             # An exception makes the framework report a failure, which the recovery actions answer.
             servicemanager.LogErrorMsg(f"procmesh node stopped with exit code {code}; see {log_folder}")
-            raise SystemExit(code)
+            raise RuntimeError(f"procmesh node stopped with exit code {code}")
 
 
 def command(args: Sequence[str]) -> int:
