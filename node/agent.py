@@ -22,6 +22,7 @@ from common.errors import ProcmeshError
 from common.protocol import (CONFIG_TOPIC, Ack, Config, ProtocolError, Report, SessionState,
                              ack_topic, decode_hub_frame, encode_report)
 from common.watchlist import Matcher, WatchListError
+from node.clock import Clock
 from node.handshake import HubLinks
 from node.outbox import Outbox
 from node.scanner import Scanner
@@ -86,8 +87,8 @@ def _tune(sock: zmq.Socket) -> None:
 class NodeAgent:
     def __init__(self, identity: NodeIdentity, endpoints: Endpoints, scope: str = "user",
                  codec: str = "msgpack", outbox: Outbox | None = None,
-                 max_closed: int = DEFAULT_MAX_CLOSED, clock_shift: float = 0.0,
-                 links: HubLinks | None = None) -> None:
+                 max_closed: int = DEFAULT_MAX_CLOSED, links: HubLinks | None = None,
+                 clock: Clock | None = None) -> None:
         self.identity = identity
         self.endpoints = endpoints
         self.scope = scope
@@ -95,14 +96,13 @@ class NodeAgent:
         self.config: Config | None = None
         self.tracker = SessionTracker(DEFAULT_GRACE, max_closed=max_closed)
         self._outbox = outbox
-        # Only tests set this: it makes the node's wall clock run ahead (or behind) of the machine's.
-        self._clock_shift = clock_shift
+        self._clock = clock or Clock()
         self._scanner: Scanner | None = None
         self._interval = 0.0
         self._next_tick: float | None = None
         # Starting from the wall clock keeps seq increasing across restarts of the node, so an ack
         # meant for a previous run can never acknowledge this run's sessions.
-        self._seq = int(time.time() * 1000)
+        self._seq = int(self._clock.wall() * 1000)
         self._stopping = False
         self._links = links or HubLinks()
         self._ctx = zmq.Context()
@@ -180,8 +180,8 @@ class NodeAgent:
                      cached.digest)
             self._apply(cached)
         left = self._outbox.load()
+        self.tracker.restore(left, self._outbox.load_carry())
         if left:
-            self.tracker.restore(left)
             log.info("%d sessions of a previous run are not acknowledged yet; they go with the next "
                      "report", len(left))
         self._save_outbox()
@@ -252,7 +252,7 @@ class NodeAgent:
         self.config = config
         if self._outbox is not None:
             self._outbox.save_config(config)
-        self._scanner = Scanner(matcher, self.scope)
+        self._scanner = Scanner(matcher, self.scope, self._clock.created)
         self.tracker.grace = config.grace
         self._interval = config.interval
         now = time.monotonic()
@@ -267,15 +267,12 @@ class NodeAgent:
 
     # ---- scanning and reporting -----------------------------------------------------------------
 
-    def _wall_clock(self) -> float:
-        return time.time() + self._clock_shift
-
     def _scan(self) -> None:
         assert self._scanner is not None
-        seen = self._scanner.scan()
-        if self._clock_shift:
-            seen = {key: created + self._clock_shift for key, created in seen.items()}
-        self.tracker.observe(self._wall_clock(), seen)
+        # Read before the scan: a process created while the scan ran may be missed by it, and the
+        # next scan then counts it from its start, which is after this moment.
+        at = self._clock.read()
+        self.tracker.observe(at, self._scanner.scan())
 
     def _tick(self) -> None:
         self._scan()
@@ -304,7 +301,7 @@ class NodeAgent:
 
     def _report(self, sessions: Sequence[SessionState], seq: int, kind: str) -> Report:
         cfg = self.config.digest if self.config else ""
-        return Report(self.identity.node, self.identity.host, self.identity.user, seq, self._wall_clock(),
+        return Report(self.identity.node, self.identity.host, self.identity.user, seq, self._clock.wall(),
                       cfg, self.identity.agent, self.identity.os, tuple(sessions), kind)
 
     def _send(self, sessions: Sequence[SessionState], last_kind: str) -> None:

@@ -5,7 +5,6 @@ import argparse
 import hashlib
 import json
 import logging
-import os
 import re
 import sys
 from pathlib import Path
@@ -23,6 +22,7 @@ from common.protocol import CODECS, encode_report
 from common.settings import (Option, SettingsError, add_options, positive_count, resolve,
                              settings_file)
 from node.agent import Endpoints, NodeAgent, NodeIdentity
+from node.clock import Clock
 from node.outbox import Outbox
 from node.handshake import HubLinks
 from node.keys import KEY_OPTIONS, KEYS_DIR, build_keys_parser, curve_client, init_node_keys
@@ -52,8 +52,6 @@ OPTIONS = (
     *KEY_OPTIONS,
     *LOG_OPTIONS,
 )
-# A test hook, not a setting: shifts this node's wall clock to test the hub's skew correction.
-CLOCK_SHIFT_VARIABLE = "PROCMESH_TEST_CLOCK_SHIFT"
 
 
 def site_settings_file() -> Path:
@@ -115,7 +113,9 @@ def single_instance_lock(node: str) -> filelock.BaseFileLock:
     return filelock.FileLock(str(node_file(node, ".lock")))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
+    """The node's command line; ``clock`` replaces this computer's clocks (tests run nodes on
+    their own)."""
     args = list(sys.argv[1:] if argv is None else argv)
     keys_command = args[:1] == ["keys"]
     if keys_command:
@@ -140,8 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         links = HubLinks(curve, settings["auth_retry"])
         if parsed.once:
             return _once(NodeAgent(who, endpoints(settings), settings["scope"], settings["codec"],
-                                   links=links))
-        return _run(who, settings, links)
+                                   links=links, clock=clock))
+        return _run(who, settings, links, clock)
     except ProcmeshError as exc:
         print(f"procmesh-node: error: {exc}", file=sys.stderr)
         return 1
@@ -162,7 +162,7 @@ def _once(agent: NodeAgent) -> int:
     return 0
 
 
-def _run(who: NodeIdentity, settings: dict, links: HubLinks) -> int:
+def _run(who: NodeIdentity, settings: dict, links: HubLinks, clock: Clock | None) -> int:
     lock = single_instance_lock(who.node)
     try:
         lock.acquire(timeout=0)
@@ -173,16 +173,9 @@ def _run(who: NodeIdentity, settings: dict, links: HubLinks) -> int:
         # The outbox is opened only under the lock: one run of a node id owns it at a time.
         agent = NodeAgent(who, endpoints(settings), settings["scope"], settings["codec"],
                           Outbox(node_file(who.node, ".outbox.sqlite")), settings["outbox_limit"],
-                          _clock_shift(), links)
+                          links, clock)
         agent.install_signal_handlers()
         agent.run()
     finally:
         lock.release()
     return 0
-
-
-def _clock_shift() -> float:
-    try:
-        return float(os.environ.get(CLOCK_SHIFT_VARIABLE, "0"))
-    except ValueError:
-        raise SettingsError(f"environment variable {CLOCK_SHIFT_VARIABLE}: not a number") from None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from typing import Callable, NamedTuple
 
 import psutil
 
@@ -9,6 +10,15 @@ from common.watchlist import Matcher
 from node.platform import owner_check, owner_name
 
 SightingKey = tuple[str, str | None]  # (label, owner); owner is None unless the scope is "all"
+# A process, told apart from a later one that reuses its pid by its create time.
+ProcessId = tuple[int, float]
+
+
+class Sighting(NamedTuple):
+    """The processes of one (label, owner) that a scan found."""
+
+    created: float                     # the earliest create_time among them
+    processes: frozenset[ProcessId]
 
 SCOPES = ("user", "all")
 UNKNOWN_OWNER = "?"
@@ -22,7 +32,8 @@ class Scanner:
     for processes that matched.
     """
 
-    def __init__(self, matcher: Matcher, scope: str = "user") -> None:
+    def __init__(self, matcher: Matcher, scope: str = "user",
+                 created: Callable[[psutil.Process], float] = psutil.Process.create_time) -> None:
         if scope not in SCOPES:
             raise ValueError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
         self._matcher = matcher
@@ -30,25 +41,25 @@ class Scanner:
         self._is_mine = None if self._attribute_owners else owner_check()
         # The node itself runs as python(w): a watch list with "python" must not count the node.
         self._own_pid = os.getpid()
+        self._created = created
 
-    def scan(self) -> dict[SightingKey, float]:
-        """Map each active (label, owner) to the earliest create_time of its matching processes."""
-        earliest: dict[SightingKey, float] = {}
+    def scan(self) -> dict[SightingKey, Sighting]:
+        """Each active (label, owner) with its matching processes."""
+        found: dict[SightingKey, list[ProcessId]] = {}
         for proc in psutil.process_iter(["name"]):
             try:
                 labels = self._labels_of(proc)
                 if not labels or proc.pid == self._own_pid or not self._in_scope(proc):
                     continue
                 owner = self._owner_of(proc)
-                created = proc.create_time()
+                process = (proc.pid, self._created(proc))
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 # Processes end or turn into zombies mid-scan all the time; that is not an error.
                 continue
             for label in labels:
-                key = (label, owner)
-                if key not in earliest or created < earliest[key]:
-                    earliest[key] = created
-        return earliest
+                found.setdefault((label, owner), []).append(process)
+        return {key: Sighting(min(created for _, created in processes), frozenset(processes))
+                for key, processes in found.items()}
 
     def _labels_of(self, proc: psutil.Process) -> frozenset[str]:
         name = proc.info["name"]

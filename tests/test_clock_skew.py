@@ -9,7 +9,6 @@ import zmq
 
 from common.ids import new_sid
 from common.protocol import Report, SessionState, encode_report
-from node.cli import CLOCK_SHIFT_VARIABLE
 from tests.dbrows import last_seen, stored_sessions
 from tests.fakeapps import stop_fake_app, unique_name
 from tests.processes import Mesh
@@ -36,7 +35,7 @@ def test_sessions_of_nodes_with_skewed_clocks_are_stored_on_the_hub_clock(sqlite
     mesh.watch_file.write_text(f"{name}\n")
     hub = mesh.start_hub()
     for node, shift in SHIFTS.items():
-        mesh.start_node(node, extra_env={CLOCK_SHIFT_VARIABLE: str(shift)})
+        mesh.start_node(node, clock_shift=shift)
     wait_for(lambda: len(ends_by_node(mesh, name)) == len(SHIFTS), 30, "a session from each node")
 
     # The last scan that saw the program came after each node's latest report stored now...
