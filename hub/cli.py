@@ -14,6 +14,7 @@ from common.curve import KeyFileError
 from common.logs import LOG_OPTIONS, setup_logging
 from common.settings import (Option, SettingsError, add_options, non_negative_seconds,
                              positive_seconds, resolve, settings_file)
+from common.timing import grace_problem
 from common.watchlist import WatchEntry, WatchListError, load_watchlist
 from hub.auth import CurveServer, Plaintext, Security
 from hub.keys import CURVE_OPTIONS, KEYS_DIR, add_keys_parser, cmd_keys
@@ -124,6 +125,10 @@ def _load_or_create_watch_list(path: Path) -> list[WatchEntry]:
 
 
 def cmd_run(_parsed: argparse.Namespace, settings: dict) -> int:
+    # Each is valid alone; together they may not be, whichever layer each came from.
+    problem = grace_problem(settings["interval"], settings["grace"])
+    if problem is not None:
+        raise SettingsError(problem)
     watch_file = Path(settings["watch"])
     watch = _load_or_create_watch_list(watch_file)
     security = _security(settings)

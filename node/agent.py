@@ -21,6 +21,7 @@ from common import __version__
 from common.errors import ProcmeshError
 from common.protocol import (CONFIG_TOPIC, Ack, Config, ProtocolError, Report, SessionState,
                              ack_topic, decode_hub_frame, encode_report)
+from common.timing import grace_problem
 from common.watchlist import Matcher, WatchListError
 from node.clock import Clock
 from node.handshake import HubLinks
@@ -247,6 +248,11 @@ class NodeAgent:
             matcher = Matcher(config.watch)
         except WatchListError as exc:
             log.error("ignored config %s from the hub: %s", config.digest, exc)
+            return
+        problem = grace_problem(config.interval, config.grace)
+        if problem is not None:
+            log.error("ignored config %s from the hub: %s; %s", config.digest, problem,
+                      "keeping the one in force" if self.config else "not scanning until a usable one")
             return
         first = self.config is None
         self.config = config
