@@ -39,8 +39,8 @@ RUN_OPTIONS = (
     Option("config_endpoint", "tcp://*:8805", "XPUB endpoint for config and acks", metavar="EP"),
     Option("report_endpoint", "tcp://*:8806", "PULL endpoint for node reports", metavar="EP"),
     INTERVAL,
-    Option("grace", 30.0, "seconds a program may vanish before its session ends", non_negative_seconds,
-           metavar="SECONDS"),
+    Option("grace", 30.0, "seconds a program may vanish before its session ends (at least twice the "
+           "interval)", non_negative_seconds, metavar="SECONDS"),
     *CURVE_OPTIONS,
 )
 ALL_OPTIONS = (*DB_OPTIONS, *RUN_OPTIONS, *LOG_OPTIONS)
