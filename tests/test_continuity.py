@@ -165,16 +165,19 @@ def test_a_program_the_previous_run_did_not_see_counts_from_its_last_scan_at_the
     assert node.rows() == [(last_scan, clock.wall())]
 
 
-def test_a_pid_reused_by_a_new_program_while_the_node_was_down_is_a_new_session(
-        node: Node, clock: HandClock) -> None:
+@pytest.mark.parametrize("pid, created", [
+    (PID, T0 + 8.0),       # the pid reused by a program started while the node was down
+    (PID + 1, T0 - 20.0),  # another process that started in the same instant
+])
+def test_a_process_is_the_same_only_with_the_same_pid_and_create_time(
+        node: Node, clock: HandClock, pid: int, created: float) -> None:
     node.scan(app())
     last_seen = clock.wall()
     node.stop()
     clock.advance(2.0)
-    created = clock.wall() - 1.0
     node.start()
-    node.scan(app(created=created), after=1.0)
-    assert node.rows() == [(T0 - 20.0, last_seen), (created, clock.wall())]
+    node.scan(app(pid=pid, created=created), after=1.0)
+    assert node.rows() == [(T0 - 20.0, last_seen), (max(created, last_seen), clock.wall())]
 
 
 def test_a_create_time_that_moved_by_less_than_a_second_is_the_same_process(
