@@ -14,7 +14,7 @@ import pytest
 
 from tests.dbrows import StoredSession, last_seen, stored_sessions
 from tests.fakeapps import unique_name
-from tests.processes import Mesh
+from tests.processes import Mesh, Running
 from tests.simnodes import millis
 from tests.waiting import wait_for
 
@@ -29,17 +29,15 @@ def rows_of(mesh: Mesh, label: str) -> list[StoredSession]:
                   key=lambda row: row.start)
 
 
-def last_end(mesh: Mesh, label: str) -> float:
-    return max((row.end for row in rows_of(mesh, label)), default=0.0)
-
-
-def watched_program(mesh: Mesh, fake_app) -> tuple[str, float]:
-    """A running program on the watch list and its start; the hub started."""
+def watched_program(mesh: Mesh, fake_app, node_id: str, **node_options) -> tuple[str, float, Running]:
+    """A program on the watch list, when it started, and a node that has reported it to the hub."""
     label = unique_name()
     app = fake_app(label)
     mesh.watch_file.write_text(f"{label}\n")
     mesh.start_hub()
-    return label, psutil.Process(app.pid).create_time()
+    node = mesh.start_node(node_id, **node_options)
+    reported_after(mesh, label, time.time())
+    return label, psutil.Process(app.pid).create_time(), node
 
 
 def reported_after(mesh: Mesh, label: str, moment: float, rows: int = 1) -> list[StoredSession]:
@@ -57,9 +55,7 @@ def assert_no_overlap(rows: list[StoredSession]) -> None:
 def test_a_node_restarted_while_a_program_runs_stores_one_session(new_mesh, storage_url: str,
                                                                   fake_app) -> None:
     mesh = new_mesh(storage_url, grace=RESTART_GRACE)
-    label, created = watched_program(mesh, fake_app)
-    node = mesh.start_node("restarted")
-    reported_after(mesh, label, time.time())
+    label, created, node = watched_program(mesh, fake_app, "restarted")
     assert node.stop() == 0  # SIGTERM: the node says goodbye, its session closed
     stopped = time.time()
     mesh.start_node("restarted")
@@ -76,9 +72,7 @@ def test_a_node_restarted_while_a_program_runs_stores_one_session(new_mesh, stor
 def test_a_killed_node_restarted_within_grace_continues_its_session(sqlite_mesh: Mesh, fake_app) -> None:
     mesh = sqlite_mesh
     mesh.grace = RESTART_GRACE
-    label, created = watched_program(mesh, fake_app)
-    node = mesh.start_node("killed")
-    reported_after(mesh, label, time.time())
+    label, created, node = watched_program(mesh, fake_app, "killed")
     node.kill()
     killed = time.time()
     mesh.start_node("killed")
@@ -89,9 +83,7 @@ def test_a_killed_node_restarted_within_grace_continues_its_session(sqlite_mesh:
 def test_a_node_restarted_after_more_than_grace_counts_from_its_first_scan(sqlite_mesh: Mesh,
                                                                            fake_app) -> None:
     mesh = sqlite_mesh
-    label, _ = watched_program(mesh, fake_app)
-    node = mesh.start_node("late")
-    reported_after(mesh, label, time.time())
+    label, _, node = watched_program(mesh, fake_app, "late")
     assert node.stop() == 0
     [before] = rows_of(mesh, label)
     wait_for(lambda: time.time() > before.end + mesh.grace + mesh.interval, 10, "grace to pass")
@@ -99,15 +91,14 @@ def test_a_node_restarted_after_more_than_grace_counts_from_its_first_scan(sqlit
     mesh.start_node("late")
     rows = reported_after(mesh, label, restarted, rows=2)
     assert len(rows) == 2 and rows[0] == before
+    assert_no_overlap(rows)
     assert rows[1].start >= restarted
 
 
 def test_a_node_frozen_longer_than_grace_does_not_count_the_frozen_time(sqlite_mesh: Mesh,
                                                                        fake_app) -> None:
     mesh = sqlite_mesh
-    label, _ = watched_program(mesh, fake_app)
-    node = mesh.start_node("frozen")
-    reported_after(mesh, label, time.time())
+    label, _, node = watched_program(mesh, fake_app, "frozen")
     os.kill(node.proc.pid, signal.SIGSTOP)
     frozen = time.time()
     try:
@@ -117,6 +108,7 @@ def test_a_node_frozen_longer_than_grace_does_not_count_the_frozen_time(sqlite_m
         os.kill(node.proc.pid, signal.SIGCONT)
     rows = reported_after(mesh, label, thawed, rows=2)
     assert len(rows) == 2
+    assert_no_overlap(rows)
     assert rows[0].end <= frozen and millis(rows[1].start) >= millis(thawed)
 
 
@@ -129,15 +121,14 @@ def write_atomically(path: Path, text: str) -> None:
 def test_a_suspend_shorter_than_grace_is_not_counted(sqlite_mesh: Mesh, fake_app) -> None:
     mesh = sqlite_mesh
     mesh.grace = RESTART_GRACE
-    label, _ = watched_program(mesh, fake_app)
     asleep_file = mesh.folder / "asleep-seconds"
-    mesh.start_node("sleepy", asleep_file=asleep_file)
-    reported_after(mesh, label, time.time())
+    label, _, _ = watched_program(mesh, fake_app, "sleepy", asleep_file=asleep_file)
     # The node's asleep counter grows by a second: a suspend far shorter than grace.
     suspended = time.time()
     write_atomically(asleep_file, "1.0")
     rows = reported_after(mesh, label, suspended, rows=2)
     assert len(rows) == 2
+    assert_no_overlap(rows)
     assert rows[0].end <= suspended and rows[1].start >= suspended
 
 
