@@ -49,7 +49,7 @@ def test_names_each_matching_process_by_pid_and_create_time(fake_app):
 def test_create_times_come_from_the_clock_it_is_given(fake_app):
     name = unique_name()
     proc = fake_app(name)
-    scanner = Scanner(Matcher(parse_watchlist(name)), "user", lambda p: p.create_time() + 600.0)
+    scanner = Scanner(Matcher(parse_watchlist(name)), "user", created=lambda p: p.create_time() + 600.0)
     found = wait_for(lambda: scanner.scan().get((name, None)), message=f"{name} in a scan")
     assert found.created == pytest.approx(create_time(proc) + 600.0, abs=1e-3)
     assert found.processes == {(proc.pid, found.created)}

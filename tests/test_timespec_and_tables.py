@@ -79,7 +79,7 @@ def test_unreadable_time_names_the_text_and_the_accepted_forms(text: str) -> Non
 # --- duration and render_table ------------------------------------------------------------------
 
 @pytest.mark.parametrize("seconds, shown", [
-    (0, "0:00:00"), (59.6, "0:01:00"), (3725, "1:02:05"), (90_061, "25:01:01"),
+    (0, "0:00:00"), (59.6, "0:01:00"), (3725, "1:02:05"), (90_061, "1d 01:01:01"), (86_400 * 31 + 5, "31d 00:00:05"),
 ])
 def test_duration_is_hours_minutes_seconds(seconds: float, shown: str) -> None:
     assert duration(seconds) == shown

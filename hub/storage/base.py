@@ -6,7 +6,7 @@ from collections import OrderedDict
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable, Iterable, Sequence
+from typing import Any, Callable, ContextManager, Hashable, Iterable, Sequence
 
 from common.errors import ProcmeshError
 
@@ -34,6 +34,7 @@ class NodeRow:
     cfg: str
     seen: float
     online: bool
+    interval: float | None = None   # seconds between the node's reports (the hub's interval)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +57,8 @@ class NodeStatus:
     cfg: str
     first_seen: float
     last_seen: float
-    online: bool
+    online: bool                    # as last recorded: a node switched off never says goodbye
+    interval: float | None = None   # seconds between its reports; None: stored by an older hub
 
 
 # About 70 MB when full; a hub holds far fewer open sessions than this.
@@ -92,6 +94,31 @@ class StorageUnavailable(StorageError):
     """The database cannot be reached or is busy right now: retrying later may succeed."""
 
 
+class Transaction:
+    """Statements in one transaction of a storage (hub.answers keeps its roll-up tables with it)."""
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    def read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        self._cursor.execute(sql, params)
+        return list(self._cursor.fetchall())
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Rows the statement changed (or matched)."""
+        self._cursor.execute(sql, params)
+        return self._cursor.rowcount
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self._cursor.executemany(sql, rows)
+
+
+def dirty_hours(sessions: Iterable[SessionRow]) -> list[tuple[int, int]]:
+    """The spans of UTC hours (since 1970) that written sessions touch: the roll-up recomputes
+    their local days (hub.answers.rollup). A few distinct spans per flush, whatever the nodes."""
+    return sorted({(int(row.start // 3600), int(row.end // 3600)) for row in sessions})
+
+
 class Storage(ABC):
     """One database connection, used by one thread at a time."""
 
@@ -110,6 +137,15 @@ class Storage(ABC):
         """Usage of sessions overlapping [since, until), clipped to it, grouped by `by`."""
         sql, params = usage_query(self.dialect, since, until, by)
         return usage_rows(self.dialect, self._fetchall(sql, params), len(by))
+
+    @abstractmethod
+    def transaction(self, action: str) -> ContextManager[Transaction]:
+        """Statements committed together (rolled back on an error); ``action`` names the work in
+        error messages ("update the roll-up in")."""
+
+    def read(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """All rows of one statement, in a transaction of its own: how hub.answers queries."""
+        return self._fetchall(sql, params)
 
     def nodes(self) -> list[NodeStatus]:
         """Every node, ordered by computer, then user."""
@@ -152,6 +188,10 @@ class Dialect:
     greatest: str                            # two-argument maximum
     least: str                               # two-argument minimum
     sum_seconds: str                         # SUM of the seconds from {lo} to {hi}
+    seconds_between: str                     # the seconds from {lo} to {hi}, to the millisecond
+    time_param: str                          # a placeholder that holds a time (to_db_time's value)
+    date_param: str                          # a placeholder that holds a date ('2026-12-01')
+    lock_rows: str                           # written after a SELECT that locks what it reads
     to_db_time: Callable[[float], Any]
     from_db_time: Callable[[Any], float]
     # Written after "FROM records" when a report has a start: read the sessions ending after it
@@ -211,7 +251,8 @@ def usage_rows(dialect: Dialect, rows: Iterable[Sequence[Any]], width: int) -> l
 
 
 SESSION_COLUMNS = "sid, node, client_ip, user, computerName, process, startTime, endTime"
-NODE_COLUMNS = "node, computerName, user, client_ip, platform, agent, cfg, firstSeen, lastSeen, online"
+NODE_COLUMNS = ("node, computerName, user, client_ip, platform, agent, cfg, firstSeen, lastSeen, online, "
+                "reportInterval")
 NODES_QUERY = f"SELECT {NODE_COLUMNS} FROM nodes ORDER BY computerName, user, node"
 
 
@@ -225,10 +266,11 @@ def node_values(dialect: Dialect, row: NodeRow) -> tuple[Any, ...]:
     """Parameters for NODE_COLUMNS: a new node is first seen when it is last seen."""
     seen = dialect.to_db_time(row.seen)
     return (row.node, row.computer, row.user, row.client_ip, row.platform, row.agent, row.cfg,
-            seen, seen, int(row.online))
+            seen, seen, int(row.online), row.interval)
 
 
 def node_status(dialect: Dialect, row: Sequence[Any]) -> NodeStatus:
     """A NodeStatus from a row of NODES_QUERY."""
     return NodeStatus(*row[:7], first_seen=dialect.from_db_time(row[7]),
-                      last_seen=dialect.from_db_time(row[8]), online=bool(row[9]))
+                      last_seen=dialect.from_db_time(row[8]), online=bool(row[9]),
+                      interval=None if row[10] is None else float(row[10]))
