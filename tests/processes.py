@@ -125,9 +125,17 @@ class Mesh:
         return hub
 
     def start_node(self, node_id: str, *extra: str, extra_env: dict[str, str] | None = None,
-                   wrapper: Sequence[str] = ()) -> Running:
-        node = start("node", [*self.endpoints, "--node-id", node_id, "--log-level", "DEBUG", *extra],
-                     self.folder, f"node-{len(self.children)}.log", extra_env, wrapper)
+                   clock_shift: float = 0.0, asleep_file: Path | None = None) -> Running:
+        """A node process; with ``clock_shift`` or ``asleep_file`` it runs on a clock the test steers
+        (see tests/clocknode.py)."""
+        args = [*self.endpoints, "--node-id", node_id, "--log-level", "DEBUG", *extra]
+        program = "node"
+        if clock_shift or asleep_file:
+            steering = ["--shift", str(clock_shift)]
+            if asleep_file:
+                steering += ["--asleep-file", str(asleep_file)]
+            program, args = "tests.clocknode", [*steering, "--", *args]
+        node = start(program, args, self.folder, f"node-{len(self.children)}.log", extra_env)
         self.children.append(node)
         return node
 
