@@ -1,4 +1,5 @@
-"""Node scan benchmark: CPU time of one Scanner.scan() against a bare psutil loop, same run.
+"""Node scan benchmark: CPU time of one Scanner.scan(), and of a whole scan tick (scan, session
+tracker, outbox write), against a bare psutil loop, same run.
 
 Starts EXTRA unwatched filler processes and MATCHING watched ones (copies of sleep named
 "fillerapp" and "chrome", as a browser runs many processes) so the machine looks like a busy desktop, then
@@ -23,7 +24,10 @@ import psutil
 
 from harness import bench_env, start_hub
 from common.watchlist import Matcher, parse_watchlist
+from node.clock import Clock
+from node.outbox import Outbox
 from node.scanner import Scanner
+from node.sessions import SessionTracker
 
 WATCH = """\
 chrome.exe
@@ -45,6 +49,17 @@ def cpu_of(fn) -> float:
 def bare_loop() -> None:
     for proc in psutil.process_iter(["name"]):
         proc.info["name"]
+
+
+def node_tick(scanner: Scanner, outbox_path: Path):
+    """What a node does at each tick besides sending: scan, update its sessions, write its outbox."""
+    clock, tracker, outbox = Clock(), SessionTracker(30.0), Outbox(outbox_path)
+
+    def tick() -> None:
+        tracker.observe(clock.read(), scanner.scan())
+        outbox.save(tracker.changes())
+
+    return tick
 
 
 def node_rss(folder: Path, scans: int = 3) -> float:
@@ -79,12 +94,15 @@ def main() -> None:
             procs += [subprocess.Popen([str(program), "600"]) for _ in range(count)]
         try:
             scanner = Scanner(Matcher(parse_watchlist(WATCH)), "user")
+            tick = node_tick(scanner, folder / "outbox.sqlite")
             scanner.scan()
             bare_loop()
-            bare, ours = [], []
+            tick()
+            bare, ours, ticks = [], [], []
             for _ in range(args.rounds):
                 bare.append(cpu_of(bare_loop))
                 ours.append(cpu_of(scanner.scan))
+                ticks.append(cpu_of(tick))
             count = len(psutil.pids())
             rss = node_rss(folder)
         finally:
@@ -92,10 +110,11 @@ def main() -> None:
                 proc.kill()
             for proc in procs:
                 proc.wait()
-    b, o = statistics.median(bare), statistics.median(ours)
+    b, o, t = statistics.median(bare), statistics.median(ours), statistics.median(ticks)
     print(f"processes on the machine      {count}")
     print(f"bare process_iter(['name'])   {b * 1000:8.2f} ms CPU per scan (median of {args.rounds})")
     print(f"node Scanner.scan()           {o * 1000:8.2f} ms CPU per scan   ratio {o / b:.2f}")
+    print(f"node tick (+sessions, outbox) {t * 1000:8.2f} ms CPU per scan   ratio {t / b:.2f}")
     print(f"node process RSS              {rss:8.1f} MB")
 
 

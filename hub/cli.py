@@ -13,6 +13,7 @@ from common.curve import KeyFileError
 from common.logs import LOG_OPTIONS, setup_logging
 from common.settings import (Option, SettingsError, add_options, non_negative_seconds,
                              positive_seconds, resolve, settings_file)
+from common.timing import grace_problem
 from common.watchlist import WatchEntry, WatchListError, load_watchlist
 from hub.answer_commands import (ANSWER_COMMANDS, ANSWER_OPTIONS, RETENTION_DAYS, add_answer_commands,
                                  start_rollup_keeper)
@@ -20,7 +21,7 @@ from hub.auth import CurveServer, Plaintext, Security
 from hub.keys import CURVE_OPTIONS, KEYS_DIR, add_keys_parser, cmd_keys
 from hub.limits import raise_open_files_limit
 from hub.sample import SAMPLE_WATCHLIST
-from hub.server import BindError, Hub, HubOptions
+from hub.server import REBROADCAST_SECONDS, BindError, Hub, HubOptions
 from hub.storage import Storage, open_storage, parse_db_url, password_in_url
 from hub import metrics
 from hub.web.cli import add_web_user_parser, cmd_web, cmd_web_user, prepare_dashboard, start_beside_hub
@@ -41,8 +42,8 @@ RUN_OPTIONS = (
     Option("config_endpoint", "tcp://*:8805", "XPUB endpoint for config and acks", metavar="EP"),
     Option("report_endpoint", "tcp://*:8806", "PULL endpoint for node reports", metavar="EP"),
     INTERVAL,
-    Option("grace", 30.0, "seconds a program may vanish before its session ends", non_negative_seconds,
-           metavar="SECONDS"),
+    Option("grace", 30.0, "seconds a program may vanish before its session ends (at least twice the "
+           "interval)", non_negative_seconds, metavar="SECONDS"),
     RETENTION_DAYS,
     *CURVE_OPTIONS,
 )
@@ -118,6 +119,10 @@ def _load_or_create_watch_list(path: Path) -> list[WatchEntry]:
 
 
 def cmd_run(_parsed: argparse.Namespace, settings: dict) -> int:
+    # Each is valid alone; together they may not be, whichever layer each came from.
+    problem = grace_problem(settings["interval"], settings["grace"])
+    if problem is not None:
+        raise SettingsError(problem)
     watch_file = Path(settings["watch"])
     watch = _load_or_create_watch_list(watch_file)
     security = _security(settings)
@@ -158,7 +163,8 @@ def _security(settings: dict) -> Security:
         if settings["accept_any_node"]:
             raise SettingsError("accept_any_node only applies with curve = true (--curve)")
         return Plaintext()
-    return CurveServer(Path(settings["keys_dir"]).expanduser(), settings["accept_any_node"])
+    return CurveServer(Path(settings["keys_dir"]).expanduser(), settings["accept_any_node"],
+                       checked_every=REBROADCAST_SECONDS)
 
 
 def cmd_init_db(_parsed: argparse.Namespace, settings: dict) -> int:

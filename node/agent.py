@@ -21,7 +21,9 @@ from common import __version__
 from common.errors import ProcmeshError
 from common.protocol import (CONFIG_TOPIC, Ack, Config, ProtocolError, Report, SessionState,
                              ack_topic, decode_hub_frame, encode_report)
+from common.timing import grace_problem
 from common.watchlist import Matcher, WatchListError
+from node.clock import Clock
 from node.handshake import HubLinks
 from node.outbox import Outbox
 from node.scanner import Scanner
@@ -52,6 +54,7 @@ class Endpoints:
 
     config: tuple[str, ...]
     report: tuple[str, ...]
+    ipv6: bool = False   # some hub is reachable over IPv6 only (node/ipv6.py)
 
 
 class NoConfigError(ProcmeshError):
@@ -73,9 +76,11 @@ RECONNECT_FIRST_MS = (1000, 3000)
 RECONNECT_MAX_MS = 6000
 
 
-def _tune(sock: zmq.Socket) -> None:
+def _tune(sock: zmq.Socket, ipv6: bool = False) -> None:
     # Randomised reconnects spread a whole lab's reconnects after a hub restart; heartbeats notice a
     # frozen hub that TCP alone would not.
+    if ipv6:
+        sock.setsockopt(zmq.IPV6, 1)
     sock.setsockopt(zmq.RECONNECT_IVL, random.randint(*RECONNECT_FIRST_MS))
     sock.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_MAX_MS)
     sock.setsockopt(zmq.HEARTBEAT_IVL, 10_000)
@@ -86,8 +91,8 @@ def _tune(sock: zmq.Socket) -> None:
 class NodeAgent:
     def __init__(self, identity: NodeIdentity, endpoints: Endpoints, scope: str = "user",
                  codec: str = "msgpack", outbox: Outbox | None = None,
-                 max_closed: int = DEFAULT_MAX_CLOSED, clock_shift: float = 0.0,
-                 links: HubLinks | None = None) -> None:
+                 max_closed: int = DEFAULT_MAX_CLOSED, links: HubLinks | None = None,
+                 clock: Clock | None = None) -> None:
         self.identity = identity
         self.endpoints = endpoints
         self.scope = scope
@@ -95,14 +100,13 @@ class NodeAgent:
         self.config: Config | None = None
         self.tracker = SessionTracker(DEFAULT_GRACE, max_closed=max_closed)
         self._outbox = outbox
-        # Only tests set this: it makes the node's wall clock run ahead (or behind) of the machine's.
-        self._clock_shift = clock_shift
+        self._clock = clock or Clock()
         self._scanner: Scanner | None = None
         self._interval = 0.0
         self._next_tick: float | None = None
         # Starting from the wall clock keeps seq increasing across restarts of the node, so an ack
         # meant for a previous run can never acknowledge this run's sessions.
-        self._seq = int(time.time() * 1000)
+        self._seq = int(self._clock.wall() * 1000)
         self._stopping = False
         self._links = links or HubLinks()
         self._ctx = zmq.Context()
@@ -114,7 +118,7 @@ class NodeAgent:
 
     def _open_sub(self) -> zmq.Socket:
         sub = self._ctx.socket(zmq.SUB)
-        _tune(sub)
+        _tune(sub, self.endpoints.ipv6)
         self._links.prepare(sub)
         sub.setsockopt(zmq.SUBSCRIBE, CONFIG_TOPIC)
         sub.setsockopt(zmq.SUBSCRIBE, ack_topic(self.identity.node))
@@ -124,7 +128,7 @@ class NodeAgent:
 
     def _open_push(self) -> zmq.Socket:
         push = self._ctx.socket(zmq.PUSH)
-        _tune(push)
+        _tune(push, self.endpoints.ipv6)
         # Without IMMEDIATE a report to a hub that is down parks in a dead pipe; with it the send
         # fails at once, and the next report carries the same state anyway.
         push.setsockopt(zmq.IMMEDIATE, 1)
@@ -153,7 +157,13 @@ class NodeAgent:
                 signal.signal(getattr(signal, name), self._on_stop_signal)
 
     def _on_stop_signal(self, signum: int, _frame: Any) -> None:
-        log.info("received %s: sending the final report", signal.Signals(signum).name)
+        self.request_stop(f"received {signal.Signals(signum).name}")
+
+    def request_stop(self, reason: str) -> None:
+        """Stop after the current poll (at most POLL_CAP_SECONDS) with a final report and bye.
+        Safe from any thread: it only sets a flag the loop reads."""
+        if not self._stopping:
+            log.info("%s: sending the final report", reason)
         self._stopping = True
 
     def run(self) -> None:
@@ -180,8 +190,8 @@ class NodeAgent:
                      cached.digest)
             self._apply(cached)
         left = self._outbox.load()
+        self.tracker.restore(left, self._outbox.load_carry())
         if left:
-            self.tracker.restore(left)
             log.info("%d sessions of a previous run are not acknowledged yet; they go with the next "
                      "report", len(left))
         self._save_outbox()
@@ -248,11 +258,16 @@ class NodeAgent:
         except WatchListError as exc:
             log.error("ignored config %s from the hub: %s", config.digest, exc)
             return
+        problem = grace_problem(config.interval, config.grace)
+        if problem is not None:
+            log.error("ignored config %s from the hub: %s; %s", config.digest, problem,
+                      "keeping the one in force" if self.config else "not scanning until a usable one")
+            return
         first = self.config is None
         self.config = config
         if self._outbox is not None:
             self._outbox.save_config(config)
-        self._scanner = Scanner(matcher, self.scope)
+        self._scanner = Scanner(matcher, self.scope, created=self._clock.created)
         self.tracker.grace = config.grace
         self._interval = config.interval
         now = time.monotonic()
@@ -267,15 +282,12 @@ class NodeAgent:
 
     # ---- scanning and reporting -----------------------------------------------------------------
 
-    def _wall_clock(self) -> float:
-        return time.time() + self._clock_shift
-
     def _scan(self) -> None:
         assert self._scanner is not None
-        seen = self._scanner.scan()
-        if self._clock_shift:
-            seen = {key: created + self._clock_shift for key, created in seen.items()}
-        self.tracker.observe(self._wall_clock(), seen)
+        # Read before the scan: a process created while the scan ran may be missed by it, and the
+        # next scan then counts it from its start, which is after this moment.
+        at = self._clock.read()
+        self.tracker.observe(at, self._scanner.scan())
 
     def _tick(self) -> None:
         self._scan()
@@ -304,7 +316,7 @@ class NodeAgent:
 
     def _report(self, sessions: Sequence[SessionState], seq: int, kind: str) -> Report:
         cfg = self.config.digest if self.config else ""
-        return Report(self.identity.node, self.identity.host, self.identity.user, seq, self._wall_clock(),
+        return Report(self.identity.node, self.identity.host, self.identity.user, seq, self._clock.wall(),
                       cfg, self.identity.agent, self.identity.os, tuple(sessions), kind)
 
     def _send(self, sessions: Sequence[SessionState], last_kind: str) -> None:

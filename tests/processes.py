@@ -8,7 +8,9 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Sequence
 
+from tests.fakeapps import unique_name
 from tests.waiting import wait_for
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,10 +39,11 @@ def python_env(home: Path | None = None) -> dict[str, str]:
 
 
 def run_cli(program: str, *args: str, cwd: Path | None = None, timeout: float = 30.0,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m hub|node ARGS`` to completion, as a person would at a prompt."""
-    return subprocess.run([sys.executable, "-m", program, *args], cwd=cwd, env=env or python_env(cwd),
-                          capture_output=True, text=True, timeout=timeout)
+            env: dict[str, str] | None = None, wrapper: Sequence[str] = ()) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m hub|node ARGS`` to completion, as a person would at a prompt; ``wrapper``
+    is a command that runs it (tests/sandbox.py)."""
+    return subprocess.run([*wrapper, sys.executable, "-m", program, *args], cwd=cwd,
+                          env=env or python_env(cwd), capture_output=True, text=True, timeout=timeout)
 
 
 @dataclass
@@ -73,11 +76,12 @@ class Running:
 
 
 def start(program: str, args: list[str], cwd: Path, log_name: str,
-          extra_env: dict[str, str] | None = None) -> Running:
-    """Start ``python -m program ARGS`` in cwd; ``extra_env`` adds variables (test hooks) to its own."""
+          extra_env: dict[str, str] | None = None, wrapper: Sequence[str] = ()) -> Running:
+    """Start ``python -m program ARGS`` in cwd; ``extra_env`` adds variables (test hooks) to its own,
+    ``wrapper`` is a command that runs it (tests/sandbox.py)."""
     log_path = cwd / log_name
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", program, *args], cwd=cwd,
+        proc = subprocess.Popen([*wrapper, sys.executable, "-m", program, *args], cwd=cwd,
                                 env={**python_env(cwd), **(extra_env or {})},
                                 stdout=log, stderr=subprocess.STDOUT)
     return Running(proc, log_path)
@@ -104,20 +108,36 @@ class Mesh:
         return ["--config-endpoint", f"tcp://127.0.0.1:{self.config_port}",
                 "--report-endpoint", f"tcp://127.0.0.1:{self.report_port}"]
 
+    def watch_new_program(self, fake_app: Callable[[str], object], entry: str = "{name}") -> str:
+        """Run a fake app under a new name and make the watch list the one ``entry`` for it."""
+        name = unique_name()
+        fake_app(name)
+        self.watch_file.write_text(entry.format(name=name) + "\n", encoding="utf-8")
+        return name
+
     def hub_args(self) -> list[str]:
         return ["run", "--db", self.db_url, "--watch", str(self.watch_file), *self.endpoints,
                 "--interval", str(self.interval), "--grace", str(self.grace), "--log-level", "DEBUG"]
 
-    def start_hub(self, wait: bool = True) -> Running:
-        hub = start("hub", self.hub_args(), self.folder, f"hub-{len(self.children)}.log")
+    def start_hub(self, wait: bool = True, wrapper: Sequence[str] = ()) -> Running:
+        hub = start("hub", self.hub_args(), self.folder, f"hub-{len(self.children)}.log", wrapper=wrapper)
         self.children.append(hub)
         if wait:
             hub.wait_log("hub listening")
         return hub
 
-    def start_node(self, node_id: str, *extra: str, extra_env: dict[str, str] | None = None) -> Running:
-        node = start("node", [*self.endpoints, "--node-id", node_id, "--log-level", "DEBUG", *extra],
-                     self.folder, f"node-{len(self.children)}.log", extra_env)
+    def start_node(self, node_id: str, *extra: str, extra_env: dict[str, str] | None = None,
+                   clock_shift: float = 0.0, asleep_file: Path | None = None) -> Running:
+        """A node process; with ``clock_shift`` or ``asleep_file`` it runs on a clock the test steers
+        (see tests/clocknode.py)."""
+        args = [*self.endpoints, "--node-id", node_id, "--log-level", "DEBUG", *extra]
+        program = "node"
+        if clock_shift or asleep_file:
+            steering = ["--shift", str(clock_shift)]
+            if asleep_file:
+                steering += ["--asleep-file", str(asleep_file)]
+            program, args = "tests.clocknode", [*steering, "--", *args]
+        node = start(program, args, self.folder, f"node-{len(self.children)}.log", extra_env)
         self.children.append(node)
         return node
 

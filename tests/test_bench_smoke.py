@@ -33,6 +33,7 @@ def test_node_scan_reports_both_loops() -> None:
     out = run_bench("node_scan.py", "--extra", "10", "--matching", "2", "--rounds", "3")
     assert re.search(r"bare process_iter\(\['name'\]\)\s+\d+\.\d+ ms", out), out
     assert re.search(r"ratio \d+\.\d+", out), out
+    assert re.search(r"node tick \(\+sessions, outbox\)\s+\d+\.\d+ ms", out), out
     assert re.search(r"node process RSS\s+\d+\.\d+ MB", out), out
 
 

@@ -73,25 +73,25 @@ def test_a_killed_node_leaves_its_sessions_as_last_reported_and_shows_offline(me
 
     node.kill()
     killed = time.time()
-    # Watch the stored end over several intervals: once the report in flight at the kill is stored
-    # (well within a second), it never moves again.
-    settled, watch_until = killed + 1.0, killed + 8 * mesh.interval
-    ends: list[tuple[float, float]] = []
-    wait_for(lambda: ends.append((time.time(), stored_end(mesh, name))) or time.time() > watch_until, 30,
+    # The dead node's last word: what its last scan saved in the outbox, sent or not.
+    last_scan = outbox_end(mesh, "doomed", name)
+    # Watch the stored end over several intervals, however long the report in flight at the kill
+    # takes to be stored: it never goes past what the node last saw.
+    watch_until = killed + 8 * mesh.interval
+    ends: list[float] = []
+    wait_for(lambda: ends.append(stored_end(mesh, name)) or time.time() > watch_until, 30,
              "several intervals after the kill", interval=mesh.interval / 4)
     final = stored_end(mesh, name)
-    assert {end for moment, end in ends if moment > settled} == {final}, "the session grew after the kill"
+    assert millis(max(ends)) <= millis(final) <= millis(min(last_scan, killed)), "it grew after the kill"
     # The last report carried what the last scan saved in the outbox (unless the kill fell between
     # saving the outbox and sending, when the outbox is that one unsent scan ahead).
-    last_scan = outbox_end(mesh, "doomed", name)
-    assert final <= killed
     assert millis(final) == millis(last_scan) or 0 < last_scan - final <= 2 * mesh.interval
 
-    # Offline once three intervals have passed since its last report.
+    # Offline once three intervals have passed since its last report, which is its last for good.
     seen = last_seen(mesh.db_url)["doomed"]
-    assert seen <= killed + 1.0
     wait_for(lambda: time.time() > seen + 3 * mesh.interval, 10, "three intervals")
     assert status_of(mesh, "doomed")["online"] is False
+    assert last_seen(mesh.db_url)["doomed"] == seen
 
 
 @dataclass
@@ -142,12 +142,15 @@ def test_a_node_killed_while_the_hub_is_down_delivers_what_it_saw_after_restarti
     orphan.node.kill()
     [seen] = outbox(mesh, "crashy")
     assert seen.open  # killed: nothing closed it
+    # Restarted within grace, the node would continue this session (tests/test_accounting_end_to_end.py); here
+    # it comes back later, so the time in between was watched by nobody.
+    wait_for(lambda: time.time() > seen.end + mesh.grace + mesh.interval, 10, "grace to pass")
 
     mesh.start_hub()
     mesh.start_node("crashy")
     wait_for(lambda: millis(end_of(mesh, seen.sid)) == millis(seen.end), 30,
              "the killed run's session with its last end")
-    # The program still runs: the new run opens a new session, which starts where the old one ended.
+    # The program still runs: the new run opens a new session, from its first scan.
     later = wait_for(lambda: [r for sid, r in sessions_of(mesh, name).items() if sid != seen.sid], 30,
                      "the new run's session")
-    assert len(later) == 1 and millis(later[0].start) >= millis(seen.end)
+    assert len(later) == 1 and later[0].start > seen.end + mesh.grace

@@ -4,13 +4,23 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import sqlite3
+from contextlib import closing
+
 from common.protocol import SessionState, make_config
 from common.watchlist import WatchEntry
+from node.clock import Reading
+from node.continuity import Carry, CarriedSession
 from node.outbox import Outbox
 from node.sessions import Changes
+from tests.processes import Mesh
+from tests.waiting import wait_for
 
 OPEN = SessionState(b"o" * 16, "chrome", 100.0, 160.0, True)
 CLOSED = SessionState(b"c" * 16, "Office", 10.0, 20.0, False, "alice")
+CARRY = Carry(Reading(160.0, 5000.25, 12.5),
+              (CarriedSession(OPEN.sid, "chrome", None, 100.0, 160.0,
+                              frozenset({(4242, 99.123456789), (4243, 99.5)})),))
 
 
 def test_sessions_survive_closing_and_reopening(tmp_path: Path) -> None:
@@ -46,14 +56,22 @@ def test_an_unreadable_file_is_moved_aside_and_replaced(tmp_path: Path, caplog) 
     assert "unreadable" in caplog.text
 
 
-def test_a_folder_that_cannot_be_created_leaves_the_node_running_without_outbox(tmp_path: Path, caplog) -> None:
-    blocker = tmp_path / "file"
+def test_a_node_whose_data_folder_cannot_be_created_runs_and_reports_without_outbox(
+        sqlite_mesh: Mesh, fake_app) -> None:
+    mesh = sqlite_mesh
+    name = mesh.watch_new_program(fake_app)
+    mesh.start_hub()
+    blocker = mesh.folder / "profile-is-a-file"
     blocker.write_text("")
-    with caplog.at_level(logging.ERROR, logger="procmesh.node"):
-        outbox = Outbox(blocker / "out.sqlite")
-    outbox.save(Changes([OPEN], []))
-    assert outbox.load() == []
-    assert "will not survive a restart" in caplog.text
+    # A roaming or read-only profile: the data folder cannot be created, so the lock moves to the
+    # runtime folder and the outbox is left out.
+    env = {"XDG_DATA_HOME": str(blocker / "data"), "XDG_RUNTIME_DIR": str(mesh.folder / "run")}
+    node = mesh.start_node("homeless", extra_env=env)
+    node.wait_log("cannot use the outbox")
+    wait_for(lambda: name in mesh.hub_cli("report", "--format", "csv").stdout, 30, "the session stored")
+    assert list((mesh.folder / "run" / "procmesh").glob("node-homeless-*.lock"))
+    assert node.stop() == 0
+    assert "Traceback" not in node.log() and "node homeless stopped" in node.log()
 
 
 def test_the_last_watch_list_is_kept_for_the_next_run(tmp_path: Path) -> None:
@@ -64,3 +82,31 @@ def test_the_last_watch_list_is_kept_for_the_next_run(tmp_path: Path) -> None:
     outbox.save_config(config)
     outbox.close()
     assert Outbox(tmp_path / "out.sqlite").load_config() == config
+
+
+def test_the_carry_survives_reopening_and_each_scan_replaces_it(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "out.sqlite")
+    assert outbox.load_carry() is None
+    outbox.save(Changes([OPEN], [], CARRY))
+    outbox.close()
+    outbox = Outbox(tmp_path / "out.sqlite")
+    assert outbox.load_carry() == CARRY
+    nothing_open = Carry(Reading(165.0, 5005.25, None), ())
+    outbox.save(Changes([], [], nothing_open))
+    assert outbox.load_carry() == nothing_open
+    # Saving sessions alone (an ack, a stop) leaves the carry of the last scan as it was.
+    outbox.save(Changes([OPEN._replace(open=False)], []))
+    assert outbox.load_carry() == nothing_open
+
+
+def test_an_outbox_of_an_earlier_release_opens_with_no_carry(tmp_path: Path) -> None:
+    path = tmp_path / "out.sqlite"
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute("CREATE TABLE sessions (sid BLOB PRIMARY KEY, label TEXT NOT NULL, owner TEXT, "
+                   "start REAL NOT NULL, end REAL NOT NULL, open INTEGER NOT NULL)")
+        db.execute("INSERT INTO sessions (sid, label, start, end, open) VALUES (?, ?, ?, ?, ?)",
+                   OPEN[:5])
+    outbox = Outbox(path)
+    assert outbox.load() == [OPEN] and outbox.load_carry() is None
+    outbox.save(Changes([], [], CARRY))
+    assert outbox.load_carry() == CARRY

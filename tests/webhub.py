@@ -47,15 +47,15 @@ def sign_in(client: httpx.Client, name: str, password: str) -> httpx.Response:
     return client.post("/login", data={"name": name, "password": password, "csrf": token, "next": "/"})
 
 
-def start_node_on_computer(mesh: Mesh, computer: str, user: str) -> Running:
+def start_node_on_computer(mesh: Mesh, computer: str) -> Running:
     """A real node that believes it runs on ``computer``: its own UTS namespace with that host name,
     so one test machine can show a lab of several computers. Skips where namespaces are not allowed."""
     probe = subprocess.run(["unshare", "--uts", "hostname", computer], capture_output=True, timeout=10)
     if probe.returncode != 0:
         pytest.skip(f"needs unshare --uts to name a second computer: {probe.stderr.decode().strip()}")
-    args = [*mesh.endpoints, "--node-id", f"{computer}/{user}", "--log-level", "DEBUG"]
+    args = [*mesh.endpoints, "--node-id", f"{computer}/student", "--log-level", "DEBUG"]
     log_path = mesh.folder / f"node-{computer}.log"
-    env = {**python_env(mesh.folder), "USER": user, "LOGNAME": user}
+    env = python_env(mesh.folder)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', computer,
                                  sys.executable, "-m", "node", *args], cwd=mesh.folder, env=env,
