@@ -5,9 +5,13 @@ A real hub serves the dashboard on a free loopback port; accounts are made with 
 """
 from __future__ import annotations
 
+import shutil
+import ssl
+import subprocess
 from pathlib import Path
 from typing import Iterator
 
+import httpx
 import pytest
 
 from hub.web.pages import PAGES
@@ -166,3 +170,33 @@ def test_the_dashboard_alone_never_makes_an_empty_database(tmp_path: Path) -> No
                      f"127.0.0.1:{free_port()}", cwd=tmp_path)
     assert result.returncode == 1 and "no database at" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "typo.db").exists()
+
+
+def test_https_with_web_certfile_and_web_keyfile_marks_the_cookie_secure(sqlite_mesh: Mesh) -> None:
+    folder = sqlite_mesh.folder
+    sqlite_mesh.watch_file.write_text("anything\n")
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a test certificate")
+    made = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                           "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(folder / "web.key"),
+                           "-out", str(folder / "web.crt")], capture_output=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    add_account(sqlite_mesh, "ada", "admin", PASSWORD)
+    web = start_web_hub(sqlite_mesh, "--web-certfile", str(folder / "web.crt"),
+                        "--web-keyfile", str(folder / "web.key"))
+    assert "dashboard: https://" in web.hub.log()
+    url = web.url.replace("http://", "https://")
+    trust = ssl.create_default_context(cafile=str(folder / "web.crt"))
+    with httpx.Client(base_url=url, verify=trust, timeout=30) as client:
+        assert "secure" in client.get("/login").headers["set-cookie"].lower()
+        assert sign_in(client, "ada", PASSWORD).status_code == 303
+        assert client.get("/nodes").status_code == 200
+
+
+def test_a_certificate_without_its_key_is_one_line(sqlite_mesh: Mesh) -> None:
+    sqlite_mesh.watch_file.write_text("anything\n")
+    result = run_cli("hub", *sqlite_mesh.hub_args(), "--web-listen", f"127.0.0.1:{free_port()}",
+                     "--web-certfile", "web.crt", cwd=sqlite_mesh.folder)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == ("procmesh-hub: error: web_certfile and web_keyfile go "
+                                                      "together: give both, or neither")

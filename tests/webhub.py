@@ -26,7 +26,7 @@ def start_web_hub(mesh: Mesh, *extra: str) -> WebHub:
     hub = start("hub", mesh_args, mesh.folder, f"hub-{len(mesh.children)}.log")
     mesh.children.append(hub)
     hub.wait_log("hub listening")
-    hub.wait_log("dashboard: http://")
+    hub.wait_log("dashboard: http")
     return WebHub(hub, f"http://127.0.0.1:{port}/")
 
 
