@@ -153,7 +153,6 @@ def test_now_page_turns_a_seat_in_use_when_a_program_starts_and_free_when_it_sto
     sign_out(driver)
 
 
-
 def test_nodes_page_lists_the_node_online(driver: WebDriver, lab: Lab) -> None:
     lab.start_program()
     sign_in(driver, lab, "ada")
@@ -161,6 +160,8 @@ def test_nodes_page_lists_the_node_online(driver: WebDriver, lab: Lab) -> None:
     wait_for(lambda: driver.refresh() or any(lab.user in row and "online" in row
                                              for row in cell_texts(driver, "nodes")),
              30, "the node online on the Nodes page")
+    # Both nodes apply the hub's watch list; an older one would say "older".
+    assert [row[-1] for row in cell_texts(driver, "nodes")] == ["current", "current"]
     screenshots(driver, lab.shots, "nodes")
     csv = csv_as(driver, lab, "/nodes.csv")
     assert csv.splitlines()[0].startswith("computer,user,node,state,last_seen")
