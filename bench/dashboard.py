@@ -4,9 +4,13 @@ On the report-growth data set (5,000,000 sessions of 1,000 nodes over 365 days i
 by bench/report_growth.py's loader), a real hub serves its dashboard; in the same run:
 1. every page is loaded ``--loads`` times, one at a time, and its server time (the Server-Timing
    header the app sets: from the request to the response, without the network) gives p50 / p95;
+   the first load of each page is also shown alone: the range pages keep an answer for
+   ``web_cache_seconds`` (``--cache-seconds``), so only the first one waits for the database;
 2. simulated nodes (bench/hub_ingest.py's sender) report for ``--duration`` seconds while nobody
    looks at the dashboard: report->commit p99;
 3. the same again while ``--page-rate`` pages a second (default 10, every page in turn) are loaded.
+The roll-up is brought up to date (``procmesh-hub rollup``) before the hub starts, as a running
+hub keeps it.
 
     python bench/dashboard.py                                  # 5 million rows, scratch database
     python bench/dashboard.py --database procmesh_growth       # reuse report_growth's kept data
@@ -19,6 +23,8 @@ import argparse
 import concurrent.futures
 import datetime
 import multiprocessing as mp
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -26,7 +32,7 @@ from pathlib import Path
 
 import httpx
 
-from harness import DEFAULT_MARIADB, free_port, percentile, start_hub
+from harness import DEFAULT_MARIADB, bench_env, free_port, percentile, start_hub
 from hub_ingest import SenderResult, sender
 from report_growth import count_rows, database, load, sessions
 
@@ -47,19 +53,42 @@ def page_paths() -> list[tuple[str, str]]:
     return [(name, path.format(**days)) for name, path in PAGES]
 
 
-def server_ms(response: httpx.Response) -> float:
-    timing = response.headers.get("server-timing", "")
-    if response.status_code != 200 or not timing.startswith("app;dur="):
-        raise SystemExit(f"{response.request.url}: HTTP {response.status_code}\n{response.text[:500]}")
-    return float(timing.split("dur=", 1)[1])
+class Timings:
+    """Server times per page, and the loads that failed, with the first reason seen."""
+
+    def __init__(self) -> None:
+        self.ms: dict[str, list[float]] = {name: [] for name, _ in PAGES}
+        self.first: dict[str, float] = {}   # the first load of each page: nothing cached yet
+        self.failed: dict[str, int] = {}
+        self.reason = ""
+
+    def take(self, name: str, response: httpx.Response) -> None:
+        timing = response.headers.get("server-timing", "")
+        if response.status_code == 200 and timing.startswith("app;dur="):
+            self.ms[name].append(float(timing.split("dur=", 1)[1]))
+            self.first.setdefault(name, self.ms[name][0])
+            return
+        self.failed[name] = self.failed.get(name, 0) + 1
+        self.reason = self.reason or (f"{response.request.url}: HTTP {response.status_code}: "
+                                      + response.text.split('role="alert">', 1)[-1].split("</p>", 1)[0][:300])
+
+    def print(self, title: str) -> None:
+        print(f"  {title}")
+        for name, values in self.ms.items():
+            failed = f", {self.failed[name]} failed" if name in self.failed else ""
+            first = f"first {self.first[name]:8.1f} ms   " if name in self.first else ""
+            print(f"    {name:28s} {first}p50 {percentile(values, 50):7.1f} ms   "
+                  f"p95 {percentile(values, 95):7.1f} ms   ({len(values)} loads{failed})")
+        if self.reason:
+            print(f"    first failure: {self.reason}")
 
 
-def time_pages(client: httpx.Client, loads: int) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {name: [] for name, _ in PAGES}
+def time_pages(client: httpx.Client, loads: int) -> Timings:
+    timings = Timings()
     for _ in range(loads):
         for name, path in page_paths():
-            times[name].append(server_ms(client.get(path)))
-    return times
+            timings.take(name, client.get(path))
+    return timings
 
 
 class PageLoad:
@@ -69,7 +98,7 @@ class PageLoad:
     def __init__(self, url: str, rate: float) -> None:
         self._url, self._rate = url, rate
         self._stop = threading.Event()
-        self.times: dict[str, list[float]] = {name: [] for name, _ in PAGES}
+        self.timings = Timings()
         self.late = 0
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -81,7 +110,7 @@ class PageLoad:
         self._thread.join()
 
     def _load(self, client: httpx.Client, name: str, path: str) -> None:
-        self.times[name].append(server_ms(client.get(path)))
+        self.timings.take(name, client.get(path))
 
     def _run(self) -> None:
         with httpx.Client(base_url=self._url, timeout=60) as client, \
@@ -119,13 +148,6 @@ def ingest(hub, args: argparse.Namespace, phase: str) -> list[float]:
     return [x for r in gathered for x in r.latencies]
 
 
-def print_pages(title: str, times: dict[str, list[float]]) -> None:
-    print(f"  {title}")
-    for name, values in times.items():
-        print(f"    {name:28s} p50 {percentile(values, 50):7.1f} ms   p95 {percentile(values, 95):7.1f} ms"
-              f"   ({len(values)} loads)")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=5_000_000)
@@ -140,24 +162,34 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of each ingest phase")
     parser.add_argument("--senders", type=int, default=2)
     parser.add_argument("--settle", type=float, default=5.0)
+    parser.add_argument("--cache-seconds", type=float, default=60.0,
+                        help="the hub's web_cache_seconds (0: every page load asks the database)")
     args = parser.parse_args()
     # What hub_ingest's sender reads besides the above: paced reports over shared sockets.
     args.mode, args.sockets, args.window = "paced", 100, 5000
     with tempfile.TemporaryDirectory() as tmp, database(args.mariadb_server, args.database) as url:
         folder = Path(tmp)
         print(f"== dashboard: {args.nodes} nodes, {args.days} days in MariaDB")
+        subprocess.run([sys.executable, "-m", "hub", "init-db", "--db", url], cwd=folder, env=bench_env(folder),
+                       check=True, capture_output=True)
+        if count_rows(url) == 0:
+            t0 = time.perf_counter()
+            loaded = load(url, sessions(args.nodes, args.days, args.rows), folder)
+            print(f"  loaded {loaded:,} rows in {time.perf_counter() - t0:.0f} s")
+        print(f"  rows in records: {count_rows(url):,}")
+        # As a running hub keeps it, before the hub starts: its own catching up would be measured too.
+        t0 = time.perf_counter()
+        built = subprocess.run([sys.executable, "-m", "hub", "rollup", "--db", url], cwd=folder,
+                               env=bench_env(folder), capture_output=True, text=True, check=True)
+        print(f"  {built.stdout.strip()} in {time.perf_counter() - t0:.0f} s")
         watch = folder / "watch.txt"
         watch.write_text("bench\n")
         port = free_port()
-        hub = start_hub(folder, url, watch, "--web-listen", f"127.0.0.1:{port}")
+        hub = start_hub(folder, url, watch, "--web-listen", f"127.0.0.1:{port}",
+                        "--web-cache-seconds", str(args.cache_seconds))
         try:
-            if count_rows(url) == 0:
-                t0 = time.perf_counter()
-                loaded = load(url, sessions(args.nodes, args.days, args.rows), folder)
-                print(f"  loaded {loaded:,} rows in {time.perf_counter() - t0:.0f} s")
-            print(f"  rows in records: {count_rows(url):,}")
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-                print_pages("page server time, one load at a time:", time_pages(client, args.loads))
+                time_pages(client, args.loads).print("page server time, one load at a time:")
             quiet = ingest(hub, args, "quiet")
             load_run = PageLoad(f"http://127.0.0.1:{port}", args.page_rate)
             load_run.start()
@@ -167,7 +199,7 @@ def main() -> None:
                 load_run.stop()
         finally:
             hub.stop()
-        print_pages(f"page server time while {args.page_rate:g} pages/s load during ingest:", load_run.times)
+        load_run.timings.print(f"page server time while {args.page_rate:g} pages/s load during ingest:")
         if load_run.late:
             print(f"    ({load_run.late} page loads started late: the loader could not keep the rate)")
         p99_quiet, p99_busy = percentile(quiet, 99) * 1000, percentile(busy, 99) * 1000

@@ -22,7 +22,8 @@ def test_a_newcomer_sees_their_program_on_the_dashboard_within_a_minute(tmp_path
     mesh = Mesh(tmp_path, "sqlite:///procmesh.db")   # the default database, in the working folder
     port = free_port()
     # Only the ports differ from the bare command: 8805-8807 may be taken on a test machine.
-    hub = start("hub", [*mesh.endpoints, "--web-listen", f"127.0.0.1:{port}"], tmp_path, "hub.log")
+    hub = start("hub", [*mesh.endpoints, "--web-listen", f"127.0.0.1:{port}", "--web-cache-seconds", "0"],
+                tmp_path, "hub.log")
     mesh.children.append(hub)
     try:
         hub.wait_log("dashboard: http://127.0.0.1:")

@@ -22,7 +22,8 @@ class WebHub:
 
 def start_web_hub(mesh: Mesh, *extra: str) -> WebHub:
     port = free_port()
-    mesh_args = [*mesh.hub_args(), "--web-listen", f"127.0.0.1:{port}", *extra]
+    # Pages answer from the database at every load: tests watch them change within seconds.
+    mesh_args = [*mesh.hub_args(), "--web-listen", f"127.0.0.1:{port}", "--web-cache-seconds", "0", *extra]
     hub = start("hub", mesh_args, mesh.folder, f"hub-{len(mesh.children)}.log")
     mesh.children.append(hub)
     hub.wait_log("hub listening")

@@ -24,6 +24,7 @@ from common.errors import ProcmeshError
 from hub.storage import StorageError
 from hub.web.accounts import Account, Accounts
 from hub.web.basic import basic_credentials
+from hub.web.cache import AnswerCache
 from hub.web.lockout import Lockout
 from hub.web.page import Page, PageView, Query
 from hub.web.pages import PAGES
@@ -50,6 +51,7 @@ class WebContext:
     registry: CollectorRegistry
     health: Callable[[], list[str]]
     lockout: Lockout = field(default_factory=Lockout)
+    cache: AnswerCache = field(default_factory=AnswerCache)
     clock: Callable[[], float] = time.time
 
 
@@ -133,9 +135,13 @@ def create_app(ctx: WebContext) -> Starlette:
     def page_route(page: Page) -> Callable[[Request, Viewer], Response]:
         def handler(request: Request, viewer: Viewer) -> Response:
             query = Query.from_params(request.query_params, ctx.clock(), ctx.zone)
-            try:
+            def answer() -> PageView:
                 with ctx.pool.borrow() as storage:
-                    view = page.build(storage, query, ctx)
+                    return page.build(storage, query, ctx)
+
+            try:
+                ttl = ctx.settings["web_cache_seconds"] if page.cached else 0.0
+                view = ctx.cache.get((page.name, query), ttl, answer)
             except ProcmeshError as exc:   # the database, or a labs.txt or licenses.txt line
                 unavailable = isinstance(exc, StorageError)
                 return render(request, viewer, "error.html", 503 if unavailable else 500, page=page,

@@ -10,14 +10,14 @@ PAGES: list[Page] = [
     Page("now", "Now", "/", now.build, ("lab",),
          blurb="Which seats are free, in use or switched off, and what runs on each computer; the page "
                "refreshes by itself."),
-    Page("usage", "Usage", "/usage", usage.build, RANGE_FILTERS,
+    Page("usage", "Usage", "/usage", usage.build, RANGE_FILTERS, cached=True,
          blurb="How long the watched programs ran, per day and in all, per program, lab, computer and user."),
-    Page("when", "When", "/when", when.build, RANGE_FILTERS,
+    Page("when", "When", "/when", when.build, RANGE_FILTERS, cached=True,
          blurb="Which hours of the week the computers are in use: for a lab, a computer or a program."),
-    Page("peaks", "Peaks", "/peaks", peaks.build, ("range", "per", "program"),
+    Page("peaks", "Peaks", "/peaks", peaks.build, ("range", "per", "program"), cached=True,
          blurb="The most computers that ran each program at the same time, per day, week or month, "
                "against the licences owned (licenses.txt)."),
-    Page("unused", "Unused", "/unused", unused.build, ("days",),
+    Page("unused", "Unused", "/unused", unused.build, ("days",), cached=True,
          blurb="Watched programs nobody used, and desktops that stopped reporting, for the days chosen."),
     Page("nodes", "Nodes", "/nodes", nodes.build,
          blurb="Every desktop that reported: online or not, when it was last heard from, its agent "

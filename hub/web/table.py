@@ -15,6 +15,7 @@ from typing import Any, Callable, Sequence
 Hide = Callable[[str], str]
 
 TEXT, USER, NODE, SECONDS, TIME, NUMBER = "text", "user", "node", "seconds", "time", "number"
+HTML_ROWS = 100
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,10 @@ class Table:
     empty: str = "nothing to show for this choice"
 
     def html_rows(self, hide: Hide | None, zone: tzinfo) -> list[list[str]]:
+        """The first HTML_ROWS rows: a page of a thousand rows is slow to make and to read; the CSV
+        download has them all."""
         return [[_html_cell(c.kind, value, hide, zone) for c, value in zip(self.columns, row)]
-                for row in self.rows]
+                for row in self.rows[:HTML_ROWS]]
 
     def csv_text(self, hide: Hide | None, zone: tzinfo) -> str:
         out = io.StringIO()

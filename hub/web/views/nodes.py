@@ -27,6 +27,8 @@ def build(storage: Storage, _query: Query, ctx: WebContext) -> PageView:
         state = "" if current is None or not n.cfg else ("current" if n.cfg == current else "older")
         table.rows.append([n.computer, n.user, n.node, "online" if online else "offline", n.last_seen,
                            n.agent, n.platform, n.client_ip, n.cfg, state])
+    # What needs a look first: offline nodes and nodes behind on the watch list.
+    table.rows.sort(key=lambda row: (row[3] == "online", row[-1] != "older"))
     online_count = sum(1 for row in table.rows if row[3] == "online")
     notes = [f"{online_count} of {len(table.rows)} nodes online; a node is offline after it said goodbye "
              f"or missed {OFFLINE_AFTER_INTERVALS} of its report intervals."]
