@@ -19,11 +19,13 @@ import zmq
 
 from common import __version__
 from common.errors import ProcmeshError
-from common.protocol import (CONFIG_TOPIC, Ack, Config, ProtocolError, Report, SessionState,
-                             ack_topic, decode_hub_frame, encode_report)
+from common.protocol import (CONFIG_TOPIC, DEFAULT_IDLE_AFTER, Ack, Config, ProtocolError, Report,
+                             SessionState, ack_topic, decode_hub_frame, encode_report)
 from common.watchlist import Matcher, WatchListError
 from node.handshake import HubLinks
 from node.outbox import Outbox
+from node.presence.ledger import NO_KEYS, PresenceLedger
+from node.presence.source import PresenceSource
 from node.scanner import Scanner
 from node.sessions import DEFAULT_MAX_CLOSED, SessionTracker
 
@@ -87,13 +89,15 @@ class NodeAgent:
     def __init__(self, identity: NodeIdentity, endpoints: Endpoints, scope: str = "user",
                  codec: str = "msgpack", outbox: Outbox | None = None,
                  max_closed: int = DEFAULT_MAX_CLOSED, clock_shift: float = 0.0,
-                 links: HubLinks | None = None) -> None:
+                 links: HubLinks | None = None, presence: PresenceSource | None = None) -> None:
         self.identity = identity
         self.endpoints = endpoints
         self.scope = scope
         self.codec = codec
         self.config: Config | None = None
-        self.tracker = SessionTracker(DEFAULT_GRACE, max_closed=max_closed)
+        self._presence = presence
+        self._ledger = PresenceLedger(DEFAULT_IDLE_AFTER) if presence is not None else None
+        self.tracker = SessionTracker(DEFAULT_GRACE, max_closed=max_closed, presence=self._ledger)
         self._outbox = outbox
         # Only tests set this: it makes the node's wall clock run ahead (or behind) of the machine's.
         self._clock_shift = clock_shift
@@ -211,6 +215,8 @@ class NodeAgent:
         self._ctx.term()
         if self._outbox is not None:
             self._outbox.close()
+        if self._presence is not None:
+            self._presence.close()
 
     # ---- receiving ------------------------------------------------------------------------------
 
@@ -254,6 +260,8 @@ class NodeAgent:
             self._outbox.save_config(config)
         self._scanner = Scanner(matcher, self.scope)
         self.tracker.grace = config.grace
+        if self._ledger is not None:
+            self._ledger.idle_after = config.idle_after
         self._interval = config.interval
         now = time.monotonic()
         if first:
@@ -262,8 +270,9 @@ class NodeAgent:
             self._next_tick = now + random.uniform(0, config.interval)
         else:
             self._next_tick = min(self._next_tick or now, now + config.interval)
-        log.info("applied config %s (version %d): %d labels, interval %.1f s, grace %.0f s",
-                 config.digest, config.version, len(config.watch), config.interval, config.grace)
+        log.info("applied config %s (version %d): %d labels, interval %.1f s, grace %.0f s, "
+                 "idle after %.0f s", config.digest, config.version, len(config.watch),
+                 config.interval, config.grace, config.idle_after)
 
     # ---- scanning and reporting -----------------------------------------------------------------
 
@@ -275,7 +284,11 @@ class NodeAgent:
         seen = self._scanner.scan()
         if self._clock_shift:
             seen = {key: created + self._clock_shift for key, created in seen.items()}
-        self.tracker.observe(self._wall_clock(), seen)
+        now = self._wall_clock()
+        if self._presence is not None and self._ledger is not None:
+            keys_by_pid = self._scanner.keys_by_pid
+            self._ledger.observe(now, self._presence.read(), lambda pid: keys_by_pid.get(pid, NO_KEYS))
+        self.tracker.observe(now, seen)
 
     def _tick(self) -> None:
         self._scan()

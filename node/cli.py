@@ -27,6 +27,7 @@ from node.outbox import Outbox
 from node.handshake import HubLinks
 from node.keys import KEY_OPTIONS, KEYS_DIR, build_keys_parser, curve_client, init_node_keys
 from node.platform import current_user, hostname
+from node.presence.source import PresenceSource, probe_opener
 from node.scanner import SCOPES
 from node.sessions import DEFAULT_MAX_CLOSED
 
@@ -173,7 +174,7 @@ def _run(who: NodeIdentity, settings: dict, links: HubLinks) -> int:
         # The outbox is opened only under the lock: one run of a node id owns it at a time.
         agent = NodeAgent(who, endpoints(settings), settings["scope"], settings["codec"],
                           Outbox(node_file(who.node, ".outbox.sqlite")), settings["outbox_limit"],
-                          _clock_shift(), links)
+                          _clock_shift(), links, PresenceSource(probe_opener(settings["scope"])))
         agent.install_signal_handlers()
         agent.run()
     finally:

@@ -30,10 +30,14 @@ class Scanner:
         self._is_mine = None if self._attribute_owners else owner_check()
         # The node itself runs as python(w): a watch list with "python" must not count the node.
         self._own_pid = os.getpid()
+        # The keys each matching process of the latest scan counts for: which session a focused
+        # window belongs to.
+        self.keys_by_pid: dict[int, frozenset[SightingKey]] = {}
 
     def scan(self) -> dict[SightingKey, float]:
         """Map each active (label, owner) to the earliest create_time of its matching processes."""
         earliest: dict[SightingKey, float] = {}
+        self.keys_by_pid = {}
         for proc in psutil.process_iter(["name"]):
             try:
                 labels = self._labels_of(proc)
@@ -44,8 +48,9 @@ class Scanner:
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 # Processes end or turn into zombies mid-scan all the time; that is not an error.
                 continue
-            for label in labels:
-                key = (label, owner)
+            keys = frozenset((label, owner) for label in labels)
+            self.keys_by_pid[proc.pid] = keys
+            for key in keys:
                 if key not in earliest or created < earliest[key]:
                     earliest[key] = created
         return earliest

@@ -9,6 +9,7 @@ from typing import Callable, Iterable, Mapping, NamedTuple
 
 from common.ids import new_sid as default_new_sid
 from common.protocol import SessionState
+from node.presence.ledger import PresenceLedger
 from node.scanner import SightingKey
 
 log = logging.getLogger("procmesh.node")
@@ -32,10 +33,13 @@ class _Session:
     key: SightingKey
     start: float
     end: float  # last time seen
+    active: float | None = None      # seconds; None: not measured
+    foreground: float | None = None
 
     def state(self, is_open: bool) -> SessionState:
         label, owner = self.key
-        return SessionState(self.sid, label, self.start, self.end, is_open, owner)
+        return SessionState(self.sid, label, self.start, self.end, is_open, owner, self.active,
+                            self.foreground)
 
 
 class SessionTracker:
@@ -46,8 +50,10 @@ class SessionTracker:
     """
 
     def __init__(self, grace: float, new_sid: Callable[[], bytes] = default_new_sid,
-                 max_closed: int = DEFAULT_MAX_CLOSED) -> None:
+                 max_closed: int = DEFAULT_MAX_CLOSED, presence: PresenceLedger | None = None) -> None:
+        """presence: where active and foreground seconds come from; without it they stay None."""
         self.grace = grace
+        self._presence = presence
         self._new_sid = new_sid
         self._max_closed = max_closed
         self._open: dict[SightingKey, _Session] = {}
@@ -75,6 +81,12 @@ class SessionTracker:
                 # A wall clock stepped back must not move the end before what was already reported.
                 session.end = max(session.end, now)
             self._updated.add(session.sid)
+        if self._presence is not None:
+            for session in self._open.values():
+                measured = self._presence.measure(session.sid, session.key, session.start, session.end)
+                if measured != (session.active, session.foreground):
+                    session.active, session.foreground = measured
+                    self._updated.add(session.sid)
         self._drop_excess_closed()
 
     def restore(self, sessions: Iterable[SessionState]) -> None:
@@ -82,7 +94,8 @@ class SessionTracker:
         the run that saw them is gone, so none of them may grow any further."""
         for state in sorted(sessions, key=lambda s: s.end):
             key = (state.label, state.owner)
-            self._closed[state.sid] = _Session(state.sid, key, state.start, state.end)
+            self._closed[state.sid] = _Session(state.sid, key, state.start, state.end, state.active,
+                                               state.foreground)
             self._last_end[key] = max(self._last_end.get(key, state.end), state.end)
             if state.open:
                 self._updated.add(state.sid)
@@ -143,6 +156,9 @@ class SessionTracker:
 
     def _close(self, key: SightingKey) -> None:
         session = self._open.pop(key)
+        if self._presence is not None:
+            session.active, session.foreground = self._presence.settle(
+                session.sid, key, session.start, session.end)
         self._closed[session.sid] = session
         self._last_end[key] = session.end
         self._updated.add(session.sid)
