@@ -36,6 +36,9 @@ REVIEWED = {
         # The Dialect's fixed index hint for reports with a start (a constant per backend).
         "hint",
     },
+    # Identifiers and column definitions taken from the DDL constants of hub/storage (records.sql,
+    # sqlite.SCHEMA), never from input: ALTER TABLE cannot take them as parameters.
+    ("hub/storage/schema.py", "_table_upgrade"): {"table.name", "column", "definition", "clause"},
     # Database names cannot be parameters; the benchmarks make them, "procmesh_bench_" plus hex.
     ("bench/harness.py", "create_database"): {"name"},
     ("bench/harness.py", "drop_database"): {"name"},

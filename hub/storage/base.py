@@ -98,8 +98,9 @@ class Storage(ABC):
     dialect: Dialect
 
     @abstractmethod
-    def ensure_schema(self) -> None:
-        """Create the tables and indexes that are missing; harmless when they exist."""
+    def ensure_schema(self, schema: Sequence[str] | None = None) -> None:
+        """Create or upgrade to ``schema`` (default: this release's DDL) what is missing: tables,
+        columns, indexes, views (see hub/storage/schema.py); harmless when all exist."""
 
     @abstractmethod
     def write(self, sessions: Sequence[SessionRow], nodes: Sequence[NodeRow]) -> None:

@@ -1,7 +1,6 @@
 """MariaDB backend (PyMySQL): the schema of records.sql and a write path that keeps `id` dense."""
 from __future__ import annotations
 
-import re
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Iterator, Sequence
@@ -16,6 +15,7 @@ from .base import (KNOWN_NODES_CAPACITY, KNOWN_SIDS_CAPACITY, NODE_COLUMNS, SESS
                    KnownKeys, NodeRow, SessionRow, Storage, StorageError, StorageUnavailable,
                    coalesce_sessions, node_values, session_values)
 from .dburl import DatabaseURL
+from .schema import Existing, upgrade_statements
 from .timefmt import from_datetime, to_datetime, to_text
 
 # Identical, statement by statement, to records.sql at the top of the repository (a test checks it):
@@ -144,14 +144,12 @@ class MariaDBStorage(Storage):
         self._known_nodes = KnownKeys(KNOWN_NODES_CAPACITY)
         self._conn: Connection | None = self._connect()
 
-    def ensure_schema(self) -> None:
-        with self._transaction("create tables in") as cursor:
-            # Only missing tables: a hub account without the CREATE privilege works on existing tables.
-            cursor.execute("SHOW TABLES")
-            existing = {name for (name,) in cursor.fetchall()}
-            for statement in split_sql(SCHEMA_SQL):
-                if _created_table(statement) not in existing:
-                    cursor.execute(statement)
+    def ensure_schema(self, schema: Sequence[str] | None = None) -> None:
+        # Only what is missing: a hub account without ALTER or CREATE works on a current database.
+        ddl = split_sql(SCHEMA_SQL) if schema is None else schema
+        with self._transaction("create or upgrade the tables in") as cursor:
+            for statement in upgrade_statements(ddl, _existing(cursor), alter_keys=True):
+                cursor.execute(statement)
 
     def write(self, sessions: Sequence[SessionRow], nodes: Sequence[NodeRow]) -> None:
         rows = coalesce_sessions(sessions)
@@ -243,11 +241,25 @@ class MariaDBStorage(Storage):
         return StorageError(message)
 
 
-def _created_table(statement: str) -> str:
-    match = re.match(r"CREATE TABLE IF NOT EXISTS (\w+)", statement)
-    if match is None:
-        raise ValueError(f"not a CREATE TABLE IF NOT EXISTS statement: {statement[:60]}")
-    return match.group(1)
+def _existing(cursor: Cursor) -> Existing:
+    existing = Existing()
+    cursor.execute("SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES "
+                   "WHERE TABLE_SCHEMA = DATABASE()")
+    for name, kind in cursor.fetchall():
+        if kind == "VIEW":
+            existing.views.add(name)
+        else:
+            existing.columns[name] = set()
+    cursor.execute("SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS "
+                   "WHERE TABLE_SCHEMA = DATABASE()")
+    for table, column in cursor.fetchall():
+        if table in existing.columns:
+            existing.columns[table].add(column)
+    cursor.execute("SELECT DISTINCT TABLE_NAME, INDEX_NAME FROM information_schema.STATISTICS "
+                   "WHERE TABLE_SCHEMA = DATABASE()")
+    for table, index in cursor.fetchall():
+        existing.indexes.setdefault(table, set()).add(index)
+    return existing
 
 
 def _chunks(rows: Sequence[Any]) -> Iterator[Sequence[Any]]:

@@ -9,6 +9,7 @@ from typing import Any, Iterator, Sequence
 from .base import (KNOWN_SIDS_CAPACITY, KnownKeys, NODE_COLUMNS, SESSION_COLUMNS,
                    Dialect, NodeRow, SessionRow, Storage, StorageError,
                    StorageUnavailable, node_values, session_values)
+from .schema import Existing, upgrade_statements
 from .timefmt import from_text, to_text
 
 SCHEMA = (
@@ -93,11 +94,24 @@ class SQLiteStorage(Storage):
                 self._conn.close()
                 raise
 
-    def ensure_schema(self) -> None:
-        with self._errors("create tables in"), self._conn:
+    def ensure_schema(self, schema: Sequence[str] | None = None) -> None:
+        with self._errors("create or upgrade the tables in"), self._conn:
             self._conn.execute("BEGIN IMMEDIATE")
-            for statement in SCHEMA:
+            ddl = SCHEMA if schema is None else schema
+            for statement in upgrade_statements(ddl, self._existing(), alter_keys=False):
                 self._conn.execute(statement)
+
+    def _existing(self) -> Existing:
+        existing = Existing()
+        for kind, name, table in self._conn.execute("SELECT type, name, tbl_name FROM sqlite_master"):
+            if kind == "table":
+                existing.columns[name] = {column for (column,) in self._conn.execute(
+                    "SELECT name FROM pragma_table_info(?)", (name,))}
+            elif kind == "index":
+                existing.indexes.setdefault(table, set()).add(name)
+            elif kind == "view":
+                existing.views.add(name)
+        return existing
 
     def write(self, sessions: Sequence[SessionRow], nodes: Sequence[NodeRow]) -> None:
         if not sessions and not nodes:
