@@ -18,6 +18,8 @@ CREATE TABLE IF NOT EXISTS records (
     endTime      DATETIME(3)  NOT NULL COMMENT 'UTC, last time the program was seen running',
     sid          BINARY(16)   NOT NULL COMMENT 'session id chosen by the node (UUIDv7)',
     node         VARCHAR(255) NOT NULL COMMENT 'id of the node that reported the session',
+    activeSeconds     DOUBLE NULL COMMENT 'seconds of it the user was active at the computer (NULL: not measured)',
+    foregroundSeconds DOUBLE NULL COMMENT 'seconds of it one of its processes had the focused window, the user active',
     PRIMARY KEY (id),
     UNIQUE KEY records_sid (sid),
     KEY records_endTime (endTime),

@@ -64,7 +64,7 @@ def test_records_sql_and_the_mariadb_ddl_are_the_same_statements() -> None:
 def records_sql_columns(table: str) -> list[str]:
     text = RECORDS_SQL.read_text(encoding="utf-8")
     body = re.search(rf"CREATE TABLE IF NOT EXISTS {table} \((.*?)\n\)", text, re.S).group(1)
-    return re.findall(r"^\s+(\w+)\s+(?:BIGINT|VARCHAR|DATETIME|BINARY|TINYINT)", body, re.M)
+    return re.findall(r"^\s+(\w+)\s+(?:BIGINT|VARCHAR|DATETIME|BINARY|TINYINT|DOUBLE)", body, re.M)
 
 
 def table_columns(url: str, table: str) -> list[str]:
