@@ -54,16 +54,29 @@ def _emit(fmt: str, header: Sequence[str], table_rows: Callable[[], list[list[st
 
 
 def format_usage(rows: Sequence[UsageRow], by: Sequence[str], fmt: str) -> str:
-    header = [*by, "sessions", "time", "first start", "last end"]
-    fields = [*by, "sessions", "seconds", "first_start", "last_end"]
+    # Active and foreground time only where some session has them (nodes of 0.1.0 and desktops
+    # that cannot be measured leave them NULL): "-" in a table, empty or null elsewhere.
+    measured = [(name, pick) for name, pick in (("active", lambda r: r.active),
+                                                ("foreground", lambda r: r.foreground))
+                if any(pick(r) is not None for r in rows)]
+    header = [*by, "sessions", "time", *(name for name, _ in measured), "first start", "last end"]
+    fields = [*by, "sessions", "seconds", *(f"{name}_seconds" for name, _ in measured), "first_start",
+              "last_end"]
     return _emit(
         fmt, header,
-        lambda: [[*r.key, str(r.sessions), duration(r.seconds), _short(r.first), _short(r.last)]
+        lambda: [[*r.key, str(r.sessions), duration(r.seconds),
+                  *(_maybe(pick(r), duration, "-") for _, pick in measured),
+                  _short(r.first), _short(r.last)]
                  for r in rows],
         fields,
-        lambda: [dict(zip(fields, (*r.key, r.sessions, round(r.seconds, 3), _local(r.first).isoformat(),
-                                   _local(r.last).isoformat())))
+        lambda: [dict(zip(fields, (*r.key, r.sessions, round(r.seconds, 3),
+                                   *(_maybe(pick(r), lambda s: round(s, 3), None) for _, pick in measured),
+                                   _local(r.first).isoformat(), _local(r.last).isoformat())))
                  for r in rows])
+
+
+def _maybe(seconds: float | None, show: Callable[[float], object], missing: object) -> object:
+    return missing if seconds is None else show(seconds)
 
 
 def format_status(nodes: Sequence[NodeStatus], online: Sequence[bool], fmt: str) -> str:

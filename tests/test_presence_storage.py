@@ -93,3 +93,4 @@ def test_a_database_of_release_0_1_gets_the_columns_and_its_rows_stay_unmeasured
         sid = new_sid()
         store.write([row(sid, T0 + 60, 50.0, 20.0)], [])
     assert measured(storage_url) == {b"\x01" * 16: (None, None), sid: (50.0, 20.0)}
+

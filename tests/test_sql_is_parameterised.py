@@ -31,6 +31,9 @@ REVIEWED = {
         "keys",
         # The Dialect's SUM template, filled with column names and placeholders only.
         "seconds",
+        # SUMs of the measured-seconds columns, scaled by the Dialect's seconds template filled
+        # with column names and placeholders only (_measured_sums).
+        "measured",
         # The conditions built above, each a column, an operator and a placeholder.
         "' AND '.join(conditions)",
         # The Dialect's fixed index hint for reports with a start (a constant per backend).

@@ -59,6 +59,9 @@ class UsageRow:
     seconds: float
     first: float
     last: float
+    # Sums of the sessions' activeSeconds and foregroundSeconds; None where none was measured.
+    active: float | None = None
+    foreground: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +173,7 @@ class Dialect:
     greatest: str                            # two-argument maximum
     least: str                               # two-argument minimum
     sum_seconds: str                         # SUM of the seconds from {lo} to {hi}
+    row_seconds: str                         # the seconds from {lo} to {hi} of one row
     to_db_time: Callable[[float], Any]
     from_db_time: Callable[[Any], float]
     # Written after "FROM records" when a report has a start: read the sessions ending after it
@@ -205,13 +209,12 @@ def usage_query(dialect: Dialect, since: float | None, until: float | None,
         clip_params["hi"] = [dialect.to_db_time(until)]
         conditions.append(f"startTime < {mark}")
         where_params.append(dialect.to_db_time(until))
-    # A dialect's template may name hi before lo: the parameters follow the template.
-    template_order = re.findall(r"\{(lo|hi)\}", dialect.sum_seconds)
-    params = [value for name in template_order for value in clip_params[name]]
-    seconds = dialect.sum_seconds.format(**clipped)
+    seconds, params = _filled(dialect.sum_seconds, clipped, clip_params)
+    measured, measured_params = _measured_sums(dialect, clipped, clip_params)
+    params += measured_params
     hint = f" {dialect.since_hint}" if since is not None and dialect.since_hint else ""
     sql = (f"SELECT {keys + ', ' if keys else ''}COUNT(*), "
-           f"{seconds} AS seconds, MIN(startTime), MAX(endTime) "
+           f"{seconds} AS seconds, MIN(startTime), MAX(endTime), {measured} "
            f"FROM records{hint}")
     if conditions:
         sql += " WHERE " + " AND ".join(conditions)
@@ -221,11 +224,36 @@ def usage_query(dialect: Dialect, since: float | None, until: float | None,
     return sql, params + where_params
 
 
+def _filled(template: str, clipped: dict[str, str], clip_params: dict[str, list[Any]]) -> tuple[str, list[Any]]:
+    """A template of {lo} and {hi} filled with the clipped bounds, and its parameters in order (a
+    dialect's template may name hi before lo)."""
+    order = re.findall(r"\{(lo|hi)\}", template)
+    return template.format(**clipped), [value for name in order for value in clip_params[name]]
+
+
+def _measured_sums(dialect: Dialect, clipped: dict[str, str],
+                   clip_params: dict[str, list[Any]]) -> tuple[str, list[Any]]:
+    """Sums of activeSeconds and foregroundSeconds (NULL where no session of a group has them).
+
+    Only the sum over a whole session is stored, not when in it the user was active, so a session
+    that crosses the window's edge counts with the share of it that lies inside the window."""
+    if not any(clip_params.values()):
+        return "SUM(activeSeconds), SUM(foregroundSeconds)", []
+    whole = dialect.row_seconds.format(lo="startTime", hi="endTime")
+    share, params = _filled(f"COALESCE({dialect.row_seconds} / NULLIF({whole}, 0), 1)", clipped, clip_params)
+    return f"SUM(activeSeconds * {share}), SUM(foregroundSeconds * {share})", params + params
+
+
 def usage_rows(dialect: Dialect, rows: Iterable[Sequence[Any]], width: int) -> list[UsageRow]:
     # Without grouping, an empty window still yields one all-NULL aggregate row: skip it.
     return [UsageRow(key=tuple(row[:width]), sessions=row[width], seconds=float(row[width + 1]),
-                     first=dialect.from_db_time(row[width + 2]), last=dialect.from_db_time(row[width + 3]))
+                     first=dialect.from_db_time(row[width + 2]), last=dialect.from_db_time(row[width + 3]),
+                     active=_seconds_or_none(row[width + 4]), foreground=_seconds_or_none(row[width + 5]))
             for row in rows if row[width]]
+
+
+def _seconds_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 SESSION_COLUMNS = ("sid, node, client_ip, user, computerName, process, startTime, endTime, "

@@ -91,6 +91,7 @@ FIRST_REPORTED_ROW = {
 DIALECT = Dialect(
     placeholder="%s", greatest="GREATEST", least="LEAST",
     sum_seconds="SUM(TIMESTAMPDIFF(MICROSECOND, {lo}, {hi})) / 1000000",
+    row_seconds="(TIMESTAMPDIFF(MICROSECOND, {lo}, {hi}) / 1000000)",
     to_db_time=to_datetime, from_db_time=from_datetime,
     # Left alone, the optimizer may walk a whole (process, startTime) index for its GROUP BY
     # order and fetch every row of the table: on a year of 5 million sessions, `report --since

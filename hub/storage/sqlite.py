@@ -65,6 +65,7 @@ DIALECT = Dialect(
     placeholder="?", greatest="max", least="min",
     # julianday() is a day count; rounding each session to whole milliseconds keeps the sum exact.
     sum_seconds="SUM(round((julianday({hi}) - julianday({lo})) * 86400000)) / 1000.0",
+    row_seconds="(round((julianday({hi}) - julianday({lo})) * 86400000) / 1000.0)",
     to_db_time=to_text, from_db_time=from_text,
     # Without it SQLite walks a whole grouping index (records_computer_start) for its GROUP BY.
     since_hint="INDEXED BY records_endTime")
