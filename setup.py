@@ -17,7 +17,7 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     python_requires=">=3.10",
-    packages=["common", "hub", "hub.storage", "node"],
+    packages=["common", "hub", "hub.storage", "node", "node.presence"],
     install_requires=[
         "pyzmq>=25",
         "psutil>=5.9",
@@ -27,6 +27,9 @@ setup(
         "filelock>=3.12",
         "platformdirs>=3.0",
         'tomli>=2.0; python_version < "3.11"',
+        # Active and foreground time on Linux desktops: X11, and Wayland desktops over D-Bus.
+        'python-xlib>=0.33; sys_platform == "linux"',
+        'jeepney>=0.8; sys_platform == "linux"',
     ],
     extras_require={
         "test": ["pytest>=7", "pytest-timeout>=2.1", "hypothesis>=6"],
