@@ -7,7 +7,6 @@ this system their probes must say they cannot measure instead of failing.
 """
 from __future__ import annotations
 
-import shutil
 import subprocess
 import threading
 from typing import Iterator
@@ -25,6 +24,7 @@ from node.presence.wayland import WaylandProbe, dbus_reading
 from node.presence.windows import (WindowsProbe, WtsProbe, idle_from_ticks, locked_input_desktop,
                                    wts_idle, wts_locked, wts_reading)
 from node.presence.x11 import x11_reading
+from tests.xdesktop import require_desktop_programs
 
 T0 = 1_790_000_000.0
 IDLE_AFTER = 10.0
@@ -175,8 +175,7 @@ def test_probes_of_other_systems_say_they_cannot_measure_here(probe: type) -> No
 
 @pytest.fixture
 def session_bus() -> Iterator[str]:
-    if shutil.which("dbus-daemon") is None:
-        pytest.skip("needs dbus-daemon (Debian: dbus)")
+    require_desktop_programs(("dbus-daemon",))
     daemon = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert daemon.stdout is not None

@@ -2,7 +2,7 @@
 windows of real X programs started under chosen names, and xdotool for the keyboard and mouse.
 
 The programs come from Debian packages (xvfb, openbox, xdotool, x11-apps, x11-xserver-utils and
-imagemagick for screenshots); `.ci/run` installs them. Without them the tests that need a desktop
+imagemagick for screenshots; dbus-daemon for a session bus); `.ci/run` installs them. Without them the tests that need a desktop
 are skipped, unless PROCMESH_REQUIRE_DESKTOP=1 (as CI sets it) makes that a failure.
 """
 from __future__ import annotations
@@ -25,11 +25,12 @@ PROGRAMS = ("Xvfb", "openbox", "xdotool", "xset", "xprop", "xlogo")
 WINDOW_PROGRAM = "xlogo"
 
 
-def require_desktop_programs() -> None:
-    missing = [name for name in PROGRAMS if shutil.which(name) is None]
+def require_desktop_programs(programs: tuple[str, ...] = PROGRAMS) -> None:
+    missing = [name for name in programs if shutil.which(name) is None]
     if not missing:
         return
-    reason = f"needs {', '.join(missing)} (Debian: xvfb openbox xdotool x11-apps x11-xserver-utils x11-utils)"
+    reason = (f"needs {', '.join(missing)} (Debian: xvfb openbox xdotool x11-apps x11-xserver-utils "
+              "x11-utils dbus-daemon)")
     if os.environ.get("PROCMESH_REQUIRE_DESKTOP") == "1":
         pytest.fail(reason + " (PROCMESH_REQUIRE_DESKTOP=1)")
     pytest.skip(reason)
