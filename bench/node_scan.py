@@ -1,9 +1,13 @@
-"""Node scan benchmark: CPU time of one Scanner.scan() against a bare psutil loop, same run.
+"""Node scan benchmark: CPU time of one Scanner.scan() against a bare psutil loop, and of a scan
+with the presence probe (idle time, lock and focused window, and the ledger's accounting) against
+the scan alone, same run.
 
 Starts EXTRA unwatched filler processes and MATCHING watched ones (copies of sleep named
 "fillerapp" and "chrome", as a browser runs many processes) so the machine looks like a busy desktop, then
-alternates the two loops so both see the same machine. Also starts a real ``python -m node`` against
-a throwaway hub and reports its resident memory after a few scans.
+alternates the loops so all see the same machine. The presence probe reads a desktop of its own
+(Xvfb with openbox and a focused window of a watched program) when Xvfb is installed. Also starts a
+real ``python -m node`` against a throwaway hub, on that desktop, and reports its resident memory
+after a few scans.
 
     python bench/node_scan.py                  # 500 extra + 20 matching processes, 50 rounds
     python bench/node_scan.py --extra 20 --matching 2 --rounds 5     # smoke size (CI)
@@ -18,12 +22,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import psutil
 
 from harness import bench_env, start_hub
 from common.watchlist import Matcher, parse_watchlist
+from node.presence.ledger import NO_KEYS, PresenceLedger
+from node.presence.x11 import X11Probe
 from node.scanner import Scanner
+from tests.xdesktop import PROGRAMS, Desktop, start_desktop
 
 WATCH = """\
 chrome.exe
@@ -47,13 +55,14 @@ def bare_loop() -> None:
         proc.info["name"]
 
 
-def node_rss(folder: Path, scans: int = 3) -> float:
+def node_rss(folder: Path, desktop: Desktop | None, scans: int = 3) -> float:
     """Resident MB of a real node process after a few scans at a short interval."""
     (folder / "watch.txt").write_text(WATCH)
     hub = start_hub(folder, f"sqlite:///{folder / 'h.db'}", folder / "watch.txt", "--interval", "0.5")
+    env = {**bench_env(folder), **(desktop.session if desktop else {})}
     node = subprocess.Popen([sys.executable, "-m", "node", "--config-endpoint", hub.config_endpoint,
                              "--report-endpoint", hub.report_endpoint, "--node-id", "bench-rss",
-                             "--log-level", "WARNING"], env=bench_env(folder), cwd=folder,
+                             "--log-level", "WARNING"], env=env, cwd=folder,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(1.0 + scans * 0.5)
@@ -77,26 +86,63 @@ def main() -> None:
             program = folder / name
             shutil.copy(shutil.which("sleep") or "/bin/sleep", program)
             procs += [subprocess.Popen([str(program), "600"]) for _ in range(count)]
+        desktop = open_desktop(folder)
         try:
             scanner = Scanner(Matcher(parse_watchlist(WATCH)), "user")
+            probed = scan_with_presence(scanner, desktop)
             scanner.scan()
             bare_loop()
-            bare, ours = [], []
+            probed()
+            bare, ours, with_presence = [], [], []
             for _ in range(args.rounds):
                 bare.append(cpu_of(bare_loop))
                 ours.append(cpu_of(scanner.scan))
+                with_presence.append(cpu_of(probed))
             count = len(psutil.pids())
-            rss = node_rss(folder)
+            rss = node_rss(folder, desktop)
         finally:
+            if desktop is not None:
+                desktop.close()
             for proc in procs:
                 proc.kill()
             for proc in procs:
                 proc.wait()
-    b, o = statistics.median(bare), statistics.median(ours)
+    b, o, p = (statistics.median(bare), statistics.median(ours), statistics.median(with_presence))
     print(f"processes on the machine      {count}")
     print(f"bare process_iter(['name'])   {b * 1000:8.2f} ms CPU per scan (median of {args.rounds})")
     print(f"node Scanner.scan()           {o * 1000:8.2f} ms CPU per scan   ratio {o / b:.2f}")
-    print(f"node process RSS              {rss:8.1f} MB")
+    if desktop is None:
+        print("scan + presence probe         not measured: Xvfb, openbox, xdotool or xlogo is missing")
+    else:
+        print(f"scan + presence probe         {p * 1000:8.2f} ms CPU per scan   ratio to the scan {p / o:.2f}"
+              f"   (X11 on Xvfb {desktop.display})")
+    print(f"node process RSS              {rss:8.1f} MB" + ("" if desktop is None else "   (measuring presence)"))
+
+
+def open_desktop(folder: Path) -> Desktop | None:
+    """A virtual screen with a focused window of a watched program, or None without Xvfb."""
+    if any(shutil.which(name) is None for name in PROGRAMS):
+        return None
+    (folder / "desktop").mkdir()
+    desktop = start_desktop(folder / "desktop")
+    desktop.focus(desktop.open_window("chrome"))
+    return desktop
+
+
+def scan_with_presence(scanner: Scanner, desktop: Desktop | None) -> Callable[[], None]:
+    """One scan as the node makes it with presence measured: the scan, the probe's reading, and the
+    ledger's accounting of it."""
+    if desktop is None:
+        return scanner.scan
+    probe = X11Probe(desktop.display)
+    ledger = PresenceLedger(300.0)
+
+    def scan() -> None:
+        scanner.scan()
+        keys = scanner.keys_by_pid
+        ledger.observe(time.time(), probe.read(), lambda pid: keys.get(pid, NO_KEYS))
+
+    return scan
 
 
 if __name__ == "__main__":
