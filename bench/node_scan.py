@@ -56,10 +56,11 @@ def bare_loop() -> None:
 
 
 def node_rss(folder: Path, desktop: Desktop | None, scans: int = 3) -> float:
-    """Resident MB of a real node process after a few scans at a short interval."""
+    """Resident MB of a real node process after a few scans at a short interval; without a desktop
+    it has none to measure."""
     (folder / "watch.txt").write_text(WATCH)
     hub = start_hub(folder, f"sqlite:///{folder / 'h.db'}", folder / "watch.txt", "--interval", "0.5")
-    env = {**bench_env(folder), **(desktop.session if desktop else {})}
+    env = {**bench_env(folder), "DISPLAY": "", "WAYLAND_DISPLAY": "", **(desktop.session if desktop else {})}
     node = subprocess.Popen([sys.executable, "-m", "node", "--config-endpoint", hub.config_endpoint,
                              "--report-endpoint", hub.report_endpoint, "--node-id", "bench-rss",
                              "--log-level", "WARNING"], env=env, cwd=folder,
@@ -99,7 +100,8 @@ def main() -> None:
                 ours.append(cpu_of(scanner.scan))
                 with_presence.append(cpu_of(probed))
             count = len(psutil.pids())
-            rss = node_rss(folder, desktop)
+            rss = node_rss(folder, None)
+            rss_presence = node_rss(folder, desktop) if desktop is not None else None
         finally:
             if desktop is not None:
                 desktop.close()
@@ -116,7 +118,9 @@ def main() -> None:
     else:
         print(f"scan + presence probe         {p * 1000:8.2f} ms CPU per scan   ratio to the scan {p / o:.2f}"
               f"   (X11 on Xvfb {desktop.display})")
-    print(f"node process RSS              {rss:8.1f} MB" + ("" if desktop is None else "   (measuring presence)"))
+    print(f"node process RSS              {rss:8.1f} MB   (no desktop to measure)")
+    if rss_presence is not None:
+        print(f"node process RSS              {rss_presence:8.1f} MB   (measuring presence on Xvfb)")
 
 
 def open_desktop(folder: Path) -> Desktop | None:

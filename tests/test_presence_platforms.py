@@ -8,6 +8,7 @@ this system their probes must say they cannot measure instead of failing.
 from __future__ import annotations
 
 import subprocess
+from struct import error as struct_error
 import threading
 from typing import Iterator
 
@@ -257,3 +258,26 @@ def test_a_desktop_with_the_freedesktop_screen_saver_gives_idle_seconds(stand_in
 def test_a_desktop_without_an_idle_monitor_cannot_be_measured(session_bus: str) -> None:
     with pytest.raises(ProbeUnavailable, match="offers no idle time over D-Bus"):
         WaylandProbe(open_dbus_connection(session_bus))
+
+
+def test_a_probe_that_fails_unexpectedly_leaves_the_scans_going(caplog: pytest.LogCaptureFixture) -> None:
+    class Broken:
+        description = "a probe that breaks"
+        reads = 0
+
+        def read(self):
+            Broken.reads += 1
+            raise struct_error("unpack requires a buffer of 32 bytes")
+
+        def close(self) -> None:
+            raise RuntimeError("already gone")
+
+    now = [0.0]
+    presence = source.PresenceSource(Broken, retry_seconds=60, clock=lambda: now[0])
+    assert presence.read() == {} and presence.read() == {}
+    assert Broken.reads == 1   # the next attempt waits for the retry
+    now[0] += 61
+    assert presence.read() == {} and Broken.reads == 2
+    said = [r.getMessage() for r in caplog.records if "not measured" in r.getMessage()]
+    assert said == ["active and foreground time are not measured (stored as unknown): the probe failed "
+                    "unexpectedly: error: unpack requires a buffer of 32 bytes"]

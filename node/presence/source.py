@@ -70,18 +70,30 @@ class PresenceSource:
         self._clock = clock
         self._probe: Probe | None = None
         self._retry_at = float("-inf")
-        self._said: str | None = None
+        self._said: str | None = None        # the last problem logged, until a reading succeeds
+        self._described: str | None = None   # the last probe logged as measuring
 
     def read(self) -> Readings:
         probe = self._probe or self._open()
         if probe is None:
             return {}
         try:
-            return probe.read()
+            readings = probe.read()
+            self._said = None
+            return readings
         except (ProbeUnavailable, OSError) as exc:
+            self._lost(str(exc))
+        except Exception as exc:  # noqa: BLE001 - a probe's surprise must not stop the node's scans
+            log.debug("the presence probe failed", exc_info=True)
+            self._lost(f"the probe failed unexpectedly: {type(exc).__name__}: {exc}")
+        return {}
+
+    def _lost(self, why: str) -> None:
+        try:
             self.close()
-            self._cannot(str(exc))
-            return {}
+        except Exception:  # noqa: BLE001 - closing a broken connection may fail too; it is gone
+            self._probe = None
+        self._cannot(why)
 
     def close(self) -> None:
         if self._probe is not None:
@@ -96,8 +108,9 @@ class PresenceSource:
         except (ProbeUnavailable, OSError) as exc:
             self._cannot(str(exc))
             return None
-        log.info("measuring active and foreground time: %s", self._probe.description)
-        self._said = None
+        if self._probe.description != self._described:
+            log.info("measuring active and foreground time: %s", self._probe.description)
+            self._described = self._probe.description
         return self._probe
 
     def _cannot(self, why: str) -> None:
