@@ -281,13 +281,16 @@ class NodeAgent:
 
     def _scan(self) -> None:
         assert self._scanner is not None
+        # The desktop is read right after the clock: a reading's idle time counts back from the
+        # moment it was taken, and the scan that follows may take a while on a busy machine.
+        now = self._wall_clock()
+        readings = self._presence.read() if self._presence is not None else {}
         seen = self._scanner.scan()
         if self._clock_shift:
             seen = {key: created + self._clock_shift for key, created in seen.items()}
-        now = self._wall_clock()
-        if self._presence is not None and self._ledger is not None:
+        if self._ledger is not None:
             keys_by_pid = self._scanner.keys_by_pid
-            self._ledger.observe(now, self._presence.read(), lambda pid: keys_by_pid.get(pid, NO_KEYS))
+            self._ledger.observe(now, readings, lambda pid: keys_by_pid.get(pid, NO_KEYS))
         self.tracker.observe(now, seen)
 
     def _tick(self) -> None:
