@@ -42,5 +42,64 @@ CREATE TABLE IF NOT EXISTS nodes (
     firstSeen    DATETIME(3)  NOT NULL COMMENT 'UTC',
     lastSeen     DATETIME(3)  NOT NULL COMMENT 'UTC',
     online       TINYINT      NOT NULL DEFAULT 0,
+    reportInterval DOUBLE     NULL COMMENT 'seconds between reports, as the hub that stored the row asked (status judges silence by it)',
     PRIMARY KEY (node)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- The daily roll-up, kept current by the hub (procmesh-hub rollup --rebuild computes it anew): per
+-- local day (in the zone rollup_state names), computer, user and program. The rows with process ''
+-- hold all the programs of that user at that computer together: their seconds are seat time.
+CREATE TABLE IF NOT EXISTS rollup_usage (
+    day          DATE         NOT NULL COMMENT 'local day, in the zone named in rollup_state',
+    computerName VARCHAR(255) NOT NULL,
+    user         VARCHAR(255) NOT NULL,
+    process      VARCHAR(255) NOT NULL COMMENT 'a label, or empty for all the programs together',
+    seconds      DOUBLE       NOT NULL COMMENT 'length of the union of the sessions in the day',
+    programSeconds DOUBLE     NOT NULL COMMENT 'plain sum of the session times in the day',
+    sessions     INT          NOT NULL COMMENT 'sessions with time in the day',
+    carried      INT          NOT NULL COMMENT 'of those, the sessions that began before the day',
+    firstStart   DATETIME(3)  NOT NULL COMMENT 'UTC, earliest start of those sessions',
+    lastEnd      DATETIME(3)  NOT NULL COMMENT 'UTC, latest end of those sessions',
+    activeSeconds     DOUBLE NULL COMMENT 'sum of their activeSeconds in the day (NULL: none measured)',
+    foregroundSeconds DOUBLE NULL COMMENT 'sum of their foregroundSeconds in the day',
+    PRIMARY KEY (day, computerName, user, process),
+    KEY rollup_usage_process (process, day)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- Concurrency per local day and program: how long exactly `level` computers (or users) ran it at
+-- once, and when that level was first reached; peaks and time over the licences add up from it.
+CREATE TABLE IF NOT EXISTS rollup_peak (
+    day          DATE         NOT NULL COMMENT 'local day, in the zone named in rollup_state',
+    process      VARCHAR(255) NOT NULL,
+    counted      VARCHAR(16)  NOT NULL COMMENT 'computers or users',
+    level        INT          NOT NULL COMMENT 'how many ran the program at the same time',
+    seconds      DOUBLE       NOT NULL COMMENT 'time in the day at exactly that level',
+    firstAt      DATETIME(3)  NOT NULL COMMENT 'UTC, first instant of the day at that level',
+    PRIMARY KEY (day, process, counted, level)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- Sessions written since their days were rolled up, as spans of UTC hours (since 1970).
+CREATE TABLE IF NOT EXISTS rollup_dirty (
+    fromHour     BIGINT       NOT NULL,
+    toHour       BIGINT       NOT NULL,
+    PRIMARY KEY (fromHour, toHour)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- zone: the time zone of the roll-up days; through: the first local day not rolled up yet.
+CREATE TABLE IF NOT EXISTS rollup_state (
+    name         VARCHAR(64)  NOT NULL,
+    value        VARCHAR(255) NOT NULL,
+    PRIMARY KEY (name)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- Views for reporting tools (Grafana, Power BI, Metabase): see the README.
+CREATE OR REPLACE VIEW usage_daily AS
+    SELECT day, computerName, user, process, seconds, sessions FROM rollup_usage WHERE process <> '';
+
+CREATE OR REPLACE VIEW seats_daily AS
+    SELECT day, computerName, user, seconds, programSeconds, sessions FROM rollup_usage WHERE process = '';
+
+CREATE OR REPLACE VIEW sessions_utc AS
+    SELECT id, computerName, user, process, startTime, endTime,
+           TIMESTAMPDIFF(MICROSECOND, startTime, endTime) / 1000000 AS seconds, node
+    FROM records;

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
 VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "common" / "__init__.py").read_text()).group(1)
@@ -17,7 +17,8 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     python_requires=">=3.10",
-    packages=["common", "hub", "hub.storage", "node", "node.presence"],
+    # Every package below the three top-level ones, so a new subpackage needs no edit here.
+    packages=find_packages(include=["common", "common.*", "hub", "hub.*", "node", "node.*"]),
     install_requires=[
         "pyzmq>=25",
         "psutil>=5.9",
@@ -26,18 +27,27 @@ setup(
         "watchdog>=3.0",
         "filelock>=3.12",
         "platformdirs>=3.0",
+        "tzlocal>=4.0",
         'tomli>=2.0; python_version < "3.11"',
+        # The Windows service and the process-token reading (node/windows/).
+        'pywin32>=306; sys_platform == "win32"',
         # Active and foreground time on Linux desktops: X11, and Wayland desktops over D-Bus.
         'python-xlib>=0.33; sys_platform == "linux"',
         'jeepney>=0.8; sys_platform == "linux"',
     ],
     extras_require={
-        "test": ["pytest>=7", "pytest-timeout>=2.1", "hypothesis>=6"],
+        # mypy with the pywin32 stubs checks the Windows-only modules on any system.
+        "test": ["pytest>=7", "pytest-timeout>=2.1", "hypothesis>=6", "mypy>=1.8", "types-pywin32"],
     },
     entry_points={
         "console_scripts": [
             "procmesh-hub = hub.cli:main",
             "procmesh-node = node.cli:main",
+        ],
+        # pip makes procmesh-nodew.exe on Windows: the node without a console window, for logon
+        # scripts and Task Scheduler (no pythonw.exe on PATH needed).
+        "gui_scripts": [
+            "procmesh-nodew = node.cli:main",
         ],
     },
     classifiers=[

@@ -4,7 +4,10 @@ Creates the hub's tables with ``procmesh-hub init-db``, generates ``--rows`` ses
 5,000,000) for ``--nodes`` nodes over ``--days`` days ending now (day by day, so ids and
 session ids grow with time as the hub stores them), loads them with LOAD DATA LOCAL INFILE, then
 times ``procmesh-hub report`` as a subprocess (Python start-up included) for each grouping, and
-prints the EXPLAIN of the query behind ``--since 7d``.
+prints the EXPLAIN of the query behind ``--since 7d``. Then it builds the daily roll-up
+(``procmesh-hub rollup --rebuild``) and times each question of the answers (report by lab and day,
+peaks, unused, now, a year by month and program) in process, from the roll-up and from the raw
+sessions alone, each printed with the plan of its main query.
 
     python bench/report_growth.py                                  # 5 million rows, scratch database
     python bench/report_growth.py --database procmesh_growth       # keep it (loaded once) for reruns
@@ -25,6 +28,14 @@ from typing import Iterator
 
 from harness import DEFAULT_MARIADB, ScratchMariaDB, bench_env, create_database, mariadb_connect
 from common.ids import new_sid
+from hub.answers import Window, parse_labs, usage
+from hub.answers.inventory import running_now, unused
+from hub.answers.peak import peaks
+from hub.answers.periods import slots
+from hub.answers.rolled import rolled, split
+from hub.answers.usage import raw_usage_sql, rolled_usage_sql
+from hub.answers.zone import resolve_zone
+from hub.storage import open_storage
 from hub.storage.base import usage_query
 from hub.storage.mariadb import DIALECT
 from hub.storage.timefmt import to_text
@@ -129,6 +140,53 @@ def run_report(url: str, args: list[str], folder: Path) -> tuple[float, int]:
     return elapsed, max(0, len(result.stdout.splitlines()) - 2)   # header and rule
 
 
+LABS = parse_labs("\n".join(f"Lab {n} = lab-pc{n:02d}??" for n in range(100)))
+DAY = 86_400
+# (question, answer(storage, zone, now, use_rollup)); unused and now read no more than they must
+# either way, so they run once per column alike.
+QUESTIONS = (
+    ("report --since 30d --by lab,day",
+     lambda st, z, now, roll: usage(st, ["lab", "day"], Window(now - 30 * DAY), z, now, LABS, use_rollup=roll)),
+    ("report --since 365d --by month,process",
+     lambda st, z, now, roll: usage(st, ["month", "process"], Window(now - 365 * DAY), z, now, use_rollup=roll)),
+    ("peak --since 30d --per day",
+     lambda st, z, now, roll: peaks(st, Window(now - 30 * DAY), z, now, "day", use_rollup=roll)),
+    ("peak --since 365d --per month",
+     lambda st, z, now, roll: peaks(st, Window(now - 365 * DAY), z, now, "month", use_rollup=roll)),
+    ("unused --days 90", lambda st, z, now, roll: unused(st, LABELS + ["never-used"], 90, z, now)[0]),
+    ("now", lambda st, z, now, roll: running_now(st, now, 5.0, LABS)[0]),
+)
+
+
+def time_questions(url: str, use_rollup: bool) -> None:
+    """Each question in process, twice, from the roll-up or from raw sessions alone."""
+    zone = resolve_zone("")
+    with open_storage(url, create=False) as storage:
+        for name, ask in QUESTIONS:
+            now = time.time()
+            times = []
+            for _ in range(2):
+                t0 = time.perf_counter()
+                rows = ask(storage, zone, now, use_rollup)
+                times.append(time.perf_counter() - t0)
+            print(f"  {'roll-up' if use_rollup else 'raw    '}  {name:40s} {times[0]:6.2f} s, again "
+                  f"{times[1]:6.2f} s   ({len(rows)} rows)", flush=True)
+
+
+def explain_questions(url: str) -> None:
+    """The plans of the two queries behind report --since 30d --by lab,day: raw part and roll-up part."""
+    zone = resolve_zone("")
+    now = time.time()
+    with open_storage(url, create=False) as storage:
+        cut = slots(now - 30 * 86_400, now, ["day"], zone)
+        raw, rolled_up = split(cut, rolled(storage, zone), zone)
+        for title, (sql, params) in (("raw part (edge days)", raw_usage_sql(DIALECT, raw, ["computerName"], True)),
+                                     ("roll-up part", rolled_usage_sql(DIALECT, rolled_up, ["computerName"], zone))):
+            print(f"  EXPLAIN {title} of report --since 30d --by lab,day:")
+            for row in storage.read("EXPLAIN " + sql, params):
+                print("    " + " | ".join("" if v is None else str(v) for v in row[:10]))
+
+
 @contextlib.contextmanager
 def database(server: str, name: str | None) -> Iterator[str]:
     """A named database kept afterwards, or a scratch one dropped afterwards."""
@@ -166,6 +224,14 @@ def main() -> None:
         print("  EXPLAIN of the query behind report --since 7d (grouped by computer, user, process):")
         for row in explain(url, "7d", ["computer", "user", "process"]):
             print("    " + " | ".join("" if value is None else str(value) for value in row))
+        t0 = time.perf_counter()
+        built = subprocess.run([sys.executable, "-m", "hub", "rollup", "--rebuild", "--db", url], cwd=folder,
+                               env=bench_env(folder), capture_output=True, text=True, check=True)
+        print(f"  {built.stdout.strip()} in {time.perf_counter() - t0:.0f} s")
+        print("  answers, in process (same data, same run):")
+        time_questions(url, use_rollup=False)
+        time_questions(url, use_rollup=True)
+        explain_questions(url)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ and exit 1; anything else that escapes is a bug and keeps its traceback.
     │                        (common.protocol)
     ├── StorageError         the database refused or a URL is wrong (hub.storage)
     │   └── StorageUnavailable   the database cannot be reached now: retrying may succeed
-    ├── UsageError           a mistake in what a command asked (hub.cli)
+    ├── AnswerError          a question that cannot be answered as asked: --by, --until before
+    │                        --since, a labs.txt or licenses.txt line, a time zone (hub.answers)
     ├── BindError            an endpoint the hub cannot listen on (hub.server)
     └── NoConfigError        no watch list from any hub in time, for ``--once`` (node.agent)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import time
 from pathlib import Path
 from typing import Sequence
 
@@ -16,14 +15,14 @@ from common.protocol import DEFAULT_IDLE_AFTER
 from common.settings import (Option, SettingsError, add_options, non_negative_seconds,
                              positive_seconds, resolve, settings_file)
 from common.watchlist import WatchEntry, WatchListError, load_watchlist
+from hub.answer_commands import (ANSWER_COMMANDS, ANSWER_OPTIONS, RETENTION_DAYS, add_answer_commands,
+                                 start_rollup_keeper)
 from hub.auth import CurveServer, Plaintext, Security
 from hub.keys import CURVE_OPTIONS, KEYS_DIR, add_keys_parser, cmd_keys
 from hub.limits import raise_open_files_limit
 from hub.sample import SAMPLE_WATCHLIST
 from hub.server import BindError, Hub, HubOptions
 from hub.storage import Storage, open_storage, parse_db_url, password_in_url
-from hub.tables import FORMATS, GROUP_COLUMNS, format_status, format_usage
-from hub.timespec import parse_when
 
 log = logging.getLogger("procmesh.hub")
 
@@ -34,8 +33,9 @@ DB_PASSWORD_FILE = Option("db_password_file", "", "file holding the MariaDB pass
 DB_OPTIONS = (DB, DB_PASSWORD_FILE)
 INTERVAL = Option("interval", 5.0, "seconds between two scans on every node", positive_seconds,
                   metavar="SECONDS")
+WATCH = Option("watch", "monitorProcesses.txt", "watch list file, hot-reloaded on change", metavar="FILE")
 RUN_OPTIONS = (
-    Option("watch", "monitorProcesses.txt", "watch list file, hot-reloaded on change", metavar="FILE"),
+    WATCH,
     Option("config_endpoint", "tcp://*:8805", "XPUB endpoint for config and acks", metavar="EP"),
     Option("report_endpoint", "tcp://*:8806", "PULL endpoint for node reports", metavar="EP"),
     INTERVAL,
@@ -43,23 +43,18 @@ RUN_OPTIONS = (
            metavar="SECONDS"),
     Option("idle_after", DEFAULT_IDLE_AFTER, "seconds without keyboard or mouse input after which "
            "the user counts as away, from the last input on", positive_seconds, metavar="SECONDS"),
+    RETENTION_DAYS,
     *CURVE_OPTIONS,
 )
-ALL_OPTIONS = (*DB_OPTIONS, *RUN_OPTIONS, *LOG_OPTIONS)
-# A node counts as offline once it has missed this many report intervals.
-OFFLINE_AFTER_INTERVALS = 3
-SUBCOMMANDS = ("run", "report", "status", "init-db", "keys")
-
-
-class UsageError(ProcmeshError, ValueError):
-    """A mistake in what was asked (bad --by, bad time), reported as one line."""
+ALL_OPTIONS = (*DB_OPTIONS, *RUN_OPTIONS, *ANSWER_OPTIONS, *LOG_OPTIONS)
+SUBCOMMANDS = ("run", "init-db", "keys", *ANSWER_COMMANDS)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="procmesh-hub", description="procmesh hub: tells nodes what to watch and stores their usage.")
     parser.add_argument("--version", action="version", version=f"procmesh-hub {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="{run,report,status,init-db,keys}")
+    commands = parser.add_subparsers(dest="command", metavar="{" + ",".join(SUBCOMMANDS) + "}")
 
     def add_settings(sub: argparse.ArgumentParser, options: Sequence[Option]) -> None:
         sub.add_argument("--config", metavar="FILE", help="TOML settings file (keys as the flags, with _)")
@@ -71,15 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     command("run", "run the hub (the default command)", ALL_OPTIONS)
-    report = command("report", "usage per computer, user and program", (*DB_OPTIONS, *LOG_OPTIONS))
-    report.add_argument("--since", metavar="WHEN", help="from (7d, 12h, today, 2026-11-01 ...); default: all")
-    report.add_argument("--until", metavar="WHEN", help="to (same forms); default: now")
-    report.add_argument("--by", default="computer,user,process",
-                        help="comma-separated grouping from computer,user,process (default: all three)")
-    report.add_argument("--format", choices=FORMATS, default="table")
-    status = command("status", "nodes, online or offline, and when each was last seen",
-                     (*DB_OPTIONS, INTERVAL, *LOG_OPTIONS))
-    status.add_argument("--format", choices=FORMATS, default="table")
+    add_answer_commands(command, DB_OPTIONS, WATCH, INTERVAL, LOG_OPTIONS)
     command("init-db", "create the database tables and exit", (*DB_OPTIONS, *LOG_OPTIONS))
     add_keys_parser(commands, lambda sub: add_settings(sub, (KEYS_DIR, *LOG_OPTIONS)))
     return parser
@@ -145,7 +132,11 @@ def cmd_run(_parsed: argparse.Namespace, settings: dict) -> int:
     if capacity is not None:
         log.info("the open-files limit leaves room for about %d nodes (two connections each)", capacity)
     hub.install_signal_handlers()
-    return 0 if hub.run() else 1
+    keeper = start_rollup_keeper(settings)
+    try:
+        return 0 if hub.run() else 1
+    finally:
+        keeper.stop()
 
 
 def _security(settings: dict) -> Security:
@@ -156,53 +147,10 @@ def _security(settings: dict) -> Security:
     return CurveServer(Path(settings["keys_dir"]).expanduser(), settings["accept_any_node"])
 
 
-def _group_by(text: str) -> list[str]:
-    by = [part.strip() for part in text.split(",") if part.strip()]
-    bad = [part for part in by if part not in GROUP_COLUMNS]
-    if bad or not by or len(set(by)) != len(by):
-        raise UsageError(f"--by {text!r}: use a comma-separated list from {','.join(GROUP_COLUMNS)}")
-    return by
-
-
-def _when(text: str | None, flag: str) -> float | None:
-    if text is None:
-        return None
-    try:
-        return parse_when(text)
-    except ValueError as exc:
-        raise UsageError(f"{flag}: {exc}") from None
-
-
-def cmd_report(parsed: argparse.Namespace, settings: dict) -> int:
-    by = _group_by(parsed.by)
-    since, until = _when(parsed.since, "--since"), _when(parsed.until, "--until")
-    storage = _open_db(settings)
-    try:
-        rows = storage.usage(since, until, by)
-    finally:
-        storage.close()
-    print(format_usage(rows, by, parsed.format))
-    return 0
-
-
-def cmd_status(parsed: argparse.Namespace, settings: dict) -> int:
-    storage = _open_db(settings)
-    try:
-        nodes = storage.nodes()
-    finally:
-        storage.close()
-    # A switched-off PC sends no bye: its stored flag stays "online", so staleness decides too.
-    fresh_after = time.time() - OFFLINE_AFTER_INTERVALS * settings["interval"]
-    online = [n.online and n.last_seen >= fresh_after for n in nodes]
-    print(format_status(nodes, online, parsed.format))
-    return 0
-
-
 def cmd_init_db(_parsed: argparse.Namespace, settings: dict) -> int:
     _open_db(settings).close()
     print(f"tables ready in {parse_db_url(settings['db']).redacted()}")
     return 0
 
 
-COMMANDS = {"run": cmd_run, "report": cmd_report, "status": cmd_status, "init-db": cmd_init_db,
-            "keys": cmd_keys}
+COMMANDS = {"run": cmd_run, "init-db": cmd_init_db, "keys": cmd_keys, **ANSWER_COMMANDS}

@@ -118,7 +118,7 @@ class Hub:
         self._received = 0
         self._sockets: list[zmq.Socket] = []
         self._bind()
-        self._writer = Writer(storage, InprocSender(self._ctx, ACK_ENDPOINT))
+        self._writer = Writer(storage, InprocSender(self._ctx, ACK_ENDPOINT), interval=options.interval)
         self._watcher = WatchFileWatcher(options.watch_file, watch,
                                          InprocSender(self._ctx, WATCH_ENDPOINT))
 

@@ -51,6 +51,7 @@ class _Pending:
     acks: dict[str, list[int]] = field(default_factory=dict)
     reports: int = 0
     since: float | None = None
+    interval: float | None = None   # the hub's, stored with each node so `status` can judge silence
 
     def add(self, item: Received) -> None:
         report = item.report
@@ -66,7 +67,7 @@ class _Pending:
                 known.grow(end, s.active, s.foreground)
         self.nodes[report.node] = NodeRow(
             report.node, report.host, report.user, item.client_ip, report.os, report.agent,
-            report.cfg, item.received, report.kind != "bye")
+            report.cfg, item.received, report.kind != "bye", self.interval)
         seqs = self.acks.setdefault(report.node, [])
         seqs.append(report.seq)
         if len(seqs) > 2 * MAX_ACK_SEQS:
@@ -98,7 +99,9 @@ class Writer(threading.Thread):
     """Owns the database connection; releases acks to ``ack_sink`` after each commit."""
 
     def __init__(self, storage: Storage, ack_sink: AckSink,
-                 flush_rows: int = FLUSH_ROWS, flush_seconds: float = FLUSH_SECONDS) -> None:
+                 flush_rows: int = FLUSH_ROWS, flush_seconds: float = FLUSH_SECONDS,
+                 interval: float | None = None) -> None:
+        """interval: the seconds between reports the hub asks nodes for, stored with each node."""
         super().__init__(name="procmesh-writer", daemon=True)
         # Bounded: when the writer falls behind, the socket thread blocks, ZeroMQ's queues fill and
         # nodes' sends fail fast; their next report carries the same state, so nothing is lost.
@@ -109,7 +112,8 @@ class Writer(threading.Thread):
         self._ack_sink = ack_sink
         self._flush_rows = flush_rows
         self._flush_seconds = flush_seconds
-        self._pending = _Pending()
+        self._interval = interval
+        self._pending = _Pending(interval=interval)
         self._retry_at = 0.0
         self._retry_delay = RETRY_FIRST
         self._outage_logged: float | None = None
@@ -225,7 +229,7 @@ class Writer(threading.Thread):
         self.stats.reports += pending.reports
         self.stats.rows += len(pending.sessions)
         self._retry_delay = RETRY_FIRST
-        self._pending = _Pending()
+        self._pending = _Pending(interval=self._interval)
         self._ack_sink.send(pending.acks)
 
     def _retry_later(self, now: float, exc: StorageError) -> None:

@@ -157,7 +157,13 @@ class NodeAgent:
                 signal.signal(getattr(signal, name), self._on_stop_signal)
 
     def _on_stop_signal(self, signum: int, _frame: Any) -> None:
-        log.info("received %s: sending the final report", signal.Signals(signum).name)
+        self.request_stop(f"received {signal.Signals(signum).name}")
+
+    def request_stop(self, reason: str) -> None:
+        """Stop after the current poll (at most POLL_CAP_SECONDS) with a final report and bye.
+        Safe from any thread: it only sets a flag the loop reads."""
+        if not self._stopping:
+            log.info("%s: sending the final report", reason)
         self._stopping = True
 
     def run(self) -> None:

@@ -11,6 +11,9 @@ pyzmq 27 / libzmq 4.3.5:
 - HANDSHAKE_FAILED_PROTOCOL with a mechanism mismatch: one side uses CURVE and the other does not.
 Repeating failures are logged once a minute, not once per retry.
 
+Connect and disconnect events tell whether any hub is reachable at all (``Reachability``): a hub
+that is down, a wrong address or a firewall shows as no connection, which nothing else would log.
+
 Monitor sockets are PAIR sockets over inproc, polled with the SUB socket in the node's one thread.
 Each event names the endpoint it concerns, so a socket connected to several hubs is handled too:
 when one of them denies the key, the whole socket is replaced, and its other connections resume
@@ -22,6 +25,7 @@ import itertools
 import logging
 import random
 import time
+from typing import Callable, Hashable, Sequence
 
 import zmq
 from zmq.utils.monitor import recv_monitor_message
@@ -31,17 +35,67 @@ from node.keys import CurveClient
 log = logging.getLogger("procmesh.node")
 
 EVENTS = (zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_HANDSHAKE_FAILED_AUTH
-          | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL)
+          | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+          | zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
 MECHANISM_MISMATCH = 0x11000002   # ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
 REPEAT_LOG_SECONDS = 60.0
 DEFAULT_AUTH_RETRY = 60.0
+# A hub restart or a short network cut is over within a minute or two; longer is worth a line.
+UNREACHABLE_LOG_SECONDS = 120.0
+
+
+def duration_text(seconds: float) -> str:
+    return f"{seconds / 60:.0f} minutes" if seconds >= 90 else f"{seconds:.0f} s"
+
+
+class Reachability:
+    """Whether any hub is reachable, from the connections that are up. After ``after`` seconds with
+    none, it says so once, and again when one comes back."""
+
+    def __init__(self, hubs: Sequence[str] = (), after: float = UNREACHABLE_LOG_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._hubs = ", ".join(hubs) or "any endpoint"
+        self._after = after
+        self._clock = clock
+        self._up: set[tuple[Hashable, str]] = set()
+        self._down_since = clock()
+        self._reported = False
+
+    def connected(self, sock: Hashable, endpoint: str) -> None:
+        if not self._up and self._reported:
+            log.info("a hub is reachable again at %s, after %s without any", endpoint,
+                     duration_text(self._clock() - self._down_since))
+        self._reported = False
+        self._up.add((sock, endpoint))
+
+    def disconnected(self, sock: Hashable, endpoint: str) -> None:
+        self._discard({(sock, endpoint)})
+
+    def forget(self, sock: Hashable) -> None:
+        """The socket was closed: its connections are gone with it."""
+        self._discard({item for item in self._up if item[0] is sock})
+
+    def _discard(self, gone: set[tuple[Hashable, str]]) -> None:
+        if self._up and gone >= self._up:
+            self._down_since = self._clock()
+        self._up -= gone
+
+    def check(self) -> None:
+        waited = self._clock() - self._down_since
+        if not self._up and not self._reported and waited >= self._after:
+            self._reported = True
+            log.warning("no hub reachable at %s for %s: is the hub running, is the address right, "
+                        "does a firewall block it? The node goes on counting and sends everything "
+                        "once a hub is back", self._hubs, duration_text(waited))
 
 
 class HubLinks:
     """CURVE options and handshake monitoring for the sockets a node connects to the hub."""
 
-    def __init__(self, curve: CurveClient | None = None, auth_retry: float = DEFAULT_AUTH_RETRY) -> None:
+    def __init__(self, curve: CurveClient | None = None, auth_retry: float = DEFAULT_AUTH_RETRY,
+                 reachability: Reachability | None = None) -> None:
         self._curve = curve
+        self._reachability = reachability or Reachability()
         self._auth_retry = auth_retry
         self._monitors: dict[zmq.Socket, zmq.Socket] = {}
         self._retry_at: dict[zmq.Socket, float] = {}
@@ -63,6 +117,7 @@ class HubLinks:
         if monitor is not None:
             sock.disable_monitor()
             monitor.close()
+        self._reachability.forget(sock)
         self._retry_at.pop(sock, None)
         sock.close()
 
@@ -76,6 +131,7 @@ class HubLinks:
         for sock, monitor in list(self._monitors.items()):
             if monitor in ready:
                 self._drain(sock, monitor)
+        self._reachability.check()
         return sub in ready
 
     def due(self) -> list[zmq.Socket]:
@@ -91,7 +147,11 @@ class HubLinks:
             self._on_event(sock, endpoint, int(event["event"]), int(event["value"]))
 
     def _on_event(self, sock: zmq.Socket, endpoint: str, event: int, value: int) -> None:
-        if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+        if event == zmq.EVENT_CONNECTED:
+            self._reachability.connected(sock, endpoint)
+        elif event == zmq.EVENT_DISCONNECTED:
+            self._reachability.disconnected(sock, endpoint)
+        elif event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
             if endpoint in self._denied_endpoints:
                 self._denied_endpoints.discard(endpoint)
                 log.info("the hub at %s accepted this node's key", endpoint)

@@ -14,17 +14,24 @@ from typing import Callable
 
 import zmq
 
-from common.curve import (NAME_RULE, PUBLIC_SUFFIX, SECRET_SUFFIX, KeyFileError, KeyPair, public_key_from,
-                          read_key_file, read_metadata, valid_name, write_key_pair)
-from common.settings import Option, positive_seconds
-from node.platform import hostname
+from common.curve import (NAME_RULE, PUBLIC_SUFFIX, SECRET_SUFFIX, KeyFileError, KeyPair, is_z85_key,
+                          public_key_from, read_key_file, read_metadata, valid_name, write_key_pair)
+from common.settings import Option, path_setting, positive_seconds
+from node.platform import WINDOWS, hostname
 
 NODE_KEY_STEM = "node"
+
+
+def key_or_path(text: str) -> str:
+    """hub_key: the key's text as it is, or a path (checked and expanded like every path)."""
+    return text if is_z85_key(text) else path_setting(text)
+
+
 KEYS_DIR = Option("keys_dir", "", "folder of this node's key pair node.key and node.key_secret "
-                  "(default: the user's configuration folder)", metavar="DIR")
+                  "(default: the user's configuration folder)", path_setting, metavar="DIR")
 KEY_OPTIONS = (
     Option("hub_key", "", "the hub's public key, as text or as the path of its hub.key file; "
-           "setting it turns on CURVE encryption", metavar="KEY|FILE"),
+           "setting it turns on CURVE encryption", key_or_path, metavar="KEY|FILE"),
     KEYS_DIR,
     Option("auth_retry", 60.0, "seconds before connecting again after the hub denied this node's key",
            positive_seconds, metavar="SECONDS"),
@@ -70,14 +77,23 @@ def build_keys_parser(add_settings: Callable[[argparse.ArgumentParser], None]) -
     return parser
 
 
-def init_node_keys(keys_dir: Path, name: str | None, force: bool) -> str:
+def secret_file_access(windows: bool) -> str:
+    """Who can read a new secret key file, said truthfully: Windows ignores the file mode, and the
+    file takes its folder's permissions (in ProgramData every local user may read)."""
+    if windows:
+        return ("secret; it has its folder's permissions: in ProgramData every local user can read "
+                "it unless the folder is restricted, see docs/deploy.md")
+    return "secret, readable by you only"
+
+
+def init_node_keys(keys_dir: Path, name: str | None, force: bool, windows: bool = WINDOWS) -> str:
     name = name or hostname()
     if not valid_name(name):
         raise KeyFileError(f"{name!r} is not a node name ({NAME_RULE}): choose one with --name")
     pair = write_key_pair(keys_dir, NODE_KEY_STEM, {"name": name}, force)
     public_file = keys_dir / (NODE_KEY_STEM + PUBLIC_SUFFIX)
     return (f"node key pair written: {public_file} (public) and "
-            f"{keys_dir / (NODE_KEY_STEM + SECRET_SUFFIX)} (secret, readable by you only)\n"
+            f"{keys_dir / (NODE_KEY_STEM + SECRET_SUFFIX)} ({secret_file_access(windows)})\n"
             f"node name {name}: the key may report for node ids {name} and {name}/...\n"
             f"public key: {pair.public.decode()}\n"
             f"on the hub, allow it with: procmesh-hub keys allow '{pair.public.decode()}' --name {name}\n"

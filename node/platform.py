@@ -1,23 +1,32 @@
 """Everything on the node that differs between operating systems, so the rest stays portable."""
 from __future__ import annotations
 
-import getpass
 import os
 import socket
+import sys
 from typing import Callable
 
 import psutil
+
+from node.accounts import owner_from_account, token_user
+
+WINDOWS = sys.platform == "win32"
 
 OwnerCheck = Callable[[psutil.Process], bool]
 
 
 def current_user() -> str:
-    """Login name of the user this node runs as."""
+    """Login name of the user this node runs as, from the account the process runs as, never from
+    environment variables (USER, USERNAME) that the user may set to anything."""
+    if WINDOWS:
+        from node.windows.account import process_account
+        return token_user(process_account, lambda: psutil.Process().username())
+    import pwd   # POSIX only, like this branch
     try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        # getpass needs LOGNAME/USER/USERNAME or a passwd entry; services and containers may lack both.
-        return _without_domain(psutil.Process().username())
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        # A uid without a passwd entry (containers): its number is all there is.
+        return str(os.geteuid())
 
 
 def hostname() -> str:
@@ -39,10 +48,10 @@ def owner_check() -> OwnerCheck:
     return lambda proc: proc.username().casefold() == me
 
 
-def owner_name(proc: psutil.Process) -> str:
-    """The account that owns proc, without a Windows `DOMAIN\\` prefix."""
-    return _without_domain(proc.username())
-
-
-def _without_domain(username: str) -> str:
-    return username.rpartition("\\")[2]
+def owner_name(proc: psutil.Process) -> str | None:
+    """The user proc counts for, without a Windows ``DOMAIN\\`` prefix; None for a service account
+    (SYSTEM, LOCAL SERVICE, NETWORK SERVICE, ``*$``), which is nobody's use."""
+    if WINDOWS:
+        from node.windows.account import process_account
+        return owner_from_account(process_account(proc.pid))
+    return proc.username()

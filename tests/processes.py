@@ -8,7 +8,9 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
+from tests.fakeapps import unique_name
 from tests.waiting import wait_for
 
 REPO = Path(__file__).resolve().parent.parent
@@ -102,6 +104,13 @@ class Mesh:
     def endpoints(self) -> list[str]:
         return ["--config-endpoint", f"tcp://127.0.0.1:{self.config_port}",
                 "--report-endpoint", f"tcp://127.0.0.1:{self.report_port}"]
+
+    def watch_new_program(self, fake_app: Callable[[str], object], entry: str = "{name}") -> str:
+        """Run a fake app under a new name and make the watch list the one ``entry`` for it."""
+        name = unique_name()
+        fake_app(name)
+        self.watch_file.write_text(entry.format(name=name) + "\n", encoding="utf-8")
+        return name
 
     def hub_args(self) -> list[str]:
         presence = [] if self.idle_after is None else ["--idle-after", str(self.idle_after)]

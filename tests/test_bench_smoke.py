@@ -48,3 +48,5 @@ def test_report_growth_loads_the_rows_and_times_every_report(mariadb_server) -> 
     assert "rows in records: 2,000" in out, out
     assert len(re.findall(r"procmesh-hub report .* s, again +\d+\.\d+ s", out)) == 6, out
     assert re.search(r"\| records \|", out), out
+    assert len(re.findall(r"(raw    |roll-up)  \S.* s, again +\d+\.\d+ s", out)) == 12, out
+    assert "roll-up in " in out and "EXPLAIN roll-up part" in out

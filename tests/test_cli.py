@@ -90,9 +90,29 @@ def test_out_of_range_interval(tmp_path: Path, watch_file: Path) -> None:
 @pytest.mark.parametrize("args, fragment", [
     (("--since", "last tuesday"), "--since: cannot read time"),
     (("--by", "computer,room"), "--by 'computer,room'"),
+    (("--since", "2026-11-02", "--until", "2026-11-01"), "(--until) must be after its start (--since)"),
+    (("--tz", "Mars/Olympus"), "unknown time zone 'Mars/Olympus'"),
 ])
 def test_report_argument_mistakes(tmp_path: Path, args, fragment: str) -> None:
+    hub(tmp_path, "init-db")
     assert_one_line_error(hub(tmp_path, "report", *args), "hub", fragment)
+
+
+@pytest.mark.parametrize("command", [("report",), ("status",), ("keys", "list")])
+def test_reading_commands_never_create_a_database(tmp_path: Path, command: tuple[str, ...]) -> None:
+    missing = tmp_path / "typo.db"
+    env = {**python_env(tmp_path), "PROCMESH_DB": f"sqlite:///{missing}"}
+    result = hub(tmp_path, *command, env=env)
+    if command[0] != "keys":   # keys never opens the database at all
+        assert_one_line_error(result, "hub", f"no database at {missing}")
+    assert not missing.exists()
+    assert not (tmp_path / "procmesh.db").exists()
+
+
+def test_a_missing_mariadb_database_is_no_database(tmp_path: Path, mariadb_server) -> None:
+    url = mariadb_server.redacted().rsplit("/", 1)[0] + "/procmesh_no_such_db"
+    assert_one_line_error(hub(tmp_path, "status", "--db", url), "hub",
+                          "no database at", "procmesh_no_such_db")
 
 
 def test_init_db_then_empty_report_and_status(tmp_path: Path) -> None:
@@ -161,10 +181,10 @@ def test_every_deliberate_error_is_a_procmesh_error() -> None:
     from common.protocol import ProtocolError
     from common.settings import SettingsError
     from common.watchlist import WatchListError
-    from hub.cli import UsageError
+    from hub.answers import AnswerError
     from hub.server import BindError
     from hub.storage import StorageError, StorageUnavailable
     from node.agent import NoConfigError
-    for error in (KeyFileError, ProtocolError, SettingsError, WatchListError, UsageError, BindError,
+    for error in (KeyFileError, ProtocolError, SettingsError, WatchListError, AnswerError, BindError,
                   StorageError, StorageUnavailable, NoConfigError):
         assert issubclass(error, ProcmeshError), error

@@ -8,6 +8,8 @@ from common.protocol import SessionState, make_config
 from common.watchlist import WatchEntry
 from node.outbox import Outbox
 from node.sessions import Changes
+from tests.processes import Mesh
+from tests.waiting import wait_for
 
 OPEN = SessionState(b"o" * 16, "chrome", 100.0, 160.0, True)
 CLOSED = SessionState(b"c" * 16, "Office", 10.0, 20.0, False, "alice")
@@ -46,14 +48,22 @@ def test_an_unreadable_file_is_moved_aside_and_replaced(tmp_path: Path, caplog) 
     assert "unreadable" in caplog.text
 
 
-def test_a_folder_that_cannot_be_created_leaves_the_node_running_without_outbox(tmp_path: Path, caplog) -> None:
-    blocker = tmp_path / "file"
+def test_a_node_whose_data_folder_cannot_be_created_runs_and_reports_without_outbox(
+        sqlite_mesh: Mesh, fake_app) -> None:
+    mesh = sqlite_mesh
+    name = mesh.watch_new_program(fake_app)
+    mesh.start_hub()
+    blocker = mesh.folder / "profile-is-a-file"
     blocker.write_text("")
-    with caplog.at_level(logging.ERROR, logger="procmesh.node"):
-        outbox = Outbox(blocker / "out.sqlite")
-    outbox.save(Changes([OPEN], []))
-    assert outbox.load() == []
-    assert "will not survive a restart" in caplog.text
+    # A roaming or read-only profile: the data folder cannot be created, so the lock moves to the
+    # runtime folder and the outbox is left out.
+    env = {"XDG_DATA_HOME": str(blocker / "data"), "XDG_RUNTIME_DIR": str(mesh.folder / "run")}
+    node = mesh.start_node("homeless", extra_env=env)
+    node.wait_log("cannot use the outbox")
+    wait_for(lambda: name in mesh.hub_cli("report", "--format", "csv").stdout, 30, "the session stored")
+    assert list((mesh.folder / "run" / "procmesh").glob("node-homeless-*.lock"))
+    assert node.stop() == 0
+    assert "Traceback" not in node.log() and "node homeless stopped" in node.log()
 
 
 def test_the_last_watch_list_is_kept_for_the_next_run(tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ this system their probes must say they cannot measure instead of failing.
 from __future__ import annotations
 
 import subprocess
+import sys
+from pathlib import Path
 from struct import error as struct_error
 import threading
 from typing import Iterator
@@ -25,6 +27,7 @@ from node.presence.wayland import WaylandProbe, dbus_reading
 from node.presence.windows import (WindowsProbe, WtsProbe, idle_from_ticks, locked_input_desktop,
                                    wts_idle, wts_locked, wts_reading)
 from node.presence.x11 import x11_reading
+from tests.processes import REPO
 from tests.xdesktop import require_desktop_programs
 
 T0 = 1_790_000_000.0
@@ -164,6 +167,15 @@ def test_an_x11_session_gets_the_x11_probe_of_its_display() -> None:
 def test_a_node_that_cannot_measure_says_why(system: str, scope: str, environ: dict, why: str) -> None:
     with pytest.raises(ProbeUnavailable, match=why):
         source.probe_opener(scope, system, environ)()
+
+
+def test_the_macos_module_type_checks_against_the_macos_stubs(tmp_path: Path) -> None:
+    # The Windows module is checked with the other Windows-only ones (test_windows_modules.py).
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--platform", "darwin", "--python-version", "3.10",
+         "--follow-imports=silent", "--cache-dir", str(tmp_path), "--check-untyped-defs",
+         "node/presence/macos.py"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("probe", [WindowsProbe, WtsProbe, MacProbe])

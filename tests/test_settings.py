@@ -72,7 +72,7 @@ def test_fallback_file_is_read_only_when_present(tmp_path: Path) -> None:
 def test_sample_files_document_every_key_at_its_default(sample: str, options) -> None:
     text = (REPO / "config" / sample).read_text()
     uncommented = "\n".join(line.lstrip("# ") for line in text.splitlines()
-                            if line.startswith("# ") and " = " in line)
+                            if line.startswith("# ") and " = " in line and not line.startswith("# Example:"))
     documented = tomllib.loads(uncommented)
     documented = {key: tuple(value) if isinstance(value, list) else value
                   for key, value in documented.items()}
@@ -135,3 +135,81 @@ def test_bad_switch_values_name_their_source(env, file_values, fragment) -> None
     with pytest.raises(SettingsError) as caught:
         resolve(SWITCH, switch_flags(), file_values, "hub.toml", environ=env)
     assert fragment in str(caught.value)
+
+
+ENDPOINTS = (Option("report_endpoint", (), "endpoints", multiple=True),
+             Option("node_id", "", "id"), *OPTIONS)
+
+
+def test_the_machine_wide_file_wins_over_the_environment_and_the_own_file() -> None:
+    env = {"PROCMESH_REPORT_ENDPOINT": "tcp://nowhere:1", "PROCMESH_NODE_ID": "pc/teacher",
+           "PROCMESH_INTERVAL": "3"}
+    own = {"report_endpoint": ["tcp://elsewhere:1"], "interval": 2}
+    policy = {"report_endpoint": ["tcp://hub:8806"], "node_id": ""}
+    got = resolve(ENDPOINTS, {}, own, "own.toml", environ=env, policy=policy, policy_name="/etc/xdg/procmesh/node.toml")
+    assert got["report_endpoint"] == ("tcp://hub:8806",) and got["node_id"] == ""
+    assert got["interval"] == 3.0   # a key the machine-wide file leaves alone stays the user's
+
+
+def test_the_command_line_still_wins_over_the_machine_wide_file() -> None:
+    got = resolve(ENDPOINTS, {"report_endpoint": ["tcp://cli:1"]}, environ={},
+                  policy={"report_endpoint": ["tcp://hub:8806"]})
+    assert got["report_endpoint"] == ("tcp://cli:1",)
+
+
+def test_an_empty_list_in_the_machine_wide_file_keeps_endpoints_derived() -> None:
+    got = resolve(ENDPOINTS, {}, environ={"PROCMESH_REPORT_ENDPOINT": "tcp://nowhere:1"},
+                  policy={"report_endpoint": []})
+    assert got["report_endpoint"] == ()
+
+
+def test_each_attempt_to_override_the_machine_wide_file_is_logged_once(caplog) -> None:
+    env = {"PROCMESH_REPORT_ENDPOINT": "tcp://nowhere:1"}
+    resolve(ENDPOINTS, {}, {"report_endpoint": ["tcp://x:1"]}, "own.toml", environ=env,
+            policy={"report_endpoint": ["tcp://hub:8806"]}, policy_name="/etc/xdg/procmesh/node.toml")
+    lines = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(lines) == 2, lines
+    assert "ignored environment variable PROCMESH_REPORT_ENDPOINT for 'report_endpoint'" in lines[0]
+    assert "ignored own.toml for 'report_endpoint'" in lines[1]
+    assert all("/etc/xdg/procmesh/node.toml sets it" in line for line in lines)
+
+
+def test_unknown_keys_in_the_machine_wide_file_name_it() -> None:
+    with pytest.raises(SettingsError, match="node.toml: unknown key 'hubb'"):
+        resolve(ENDPOINTS, {}, environ={}, policy={"hubb": "x"}, policy_name="/etc/xdg/procmesh/node.toml")
+
+
+def test_a_double_quoted_windows_path_is_refused_naming_the_key() -> None:
+    from common.logs import LOG_OPTIONS
+    values = tomllib.loads('log_file = "C:\\temp\\node.log"\n')   # \t: a TAB
+    with pytest.raises(SettingsError) as caught:
+        resolve(LOG_OPTIONS, {}, values, "node.toml", environ={})
+    message = str(caught.value)
+    assert message.startswith("node.toml: key 'log_file': ") and "control character" in message
+    assert "single quotes" in message and "\n" not in message
+
+
+def test_a_single_quoted_windows_path_is_taken_as_written() -> None:
+    from common.logs import LOG_OPTIONS
+    values = tomllib.loads("log_file = 'C:\\temp\\node.log'\n")
+    assert resolve(LOG_OPTIONS, {}, values, environ={})["log_file"] == "C:\\temp\\node.log"
+
+
+def test_paths_expand_percent_variables_and_the_home_folder(monkeypatch) -> None:
+    from common.settings import expand_path, path_setting
+    environ = {"LOCALAPPDATA": "C:\\Users\\ana\\AppData\\Local"}
+    assert expand_path("%LOCALAPPDATA%\\procmesh\\node.log", environ) == \
+        "C:\\Users\\ana\\AppData\\Local\\procmesh\\node.log"
+    assert expand_path("%NOT_SET%\\x 100%", environ) == "%NOT_SET%\\x 100%"
+    monkeypatch.setenv("HOME", "/home/ana")
+    monkeypatch.setenv("PROCMESH_TEST_FOLDER", "/srv/lab")
+    assert path_setting("~/procmesh/node.log") == "/home/ana/procmesh/node.log"
+    assert path_setting("%PROCMESH_TEST_FOLDER%/node.log") == "/srv/lab/node.log"
+
+
+def test_a_backslash_toml_error_suggests_single_quotes(tmp_path: Path) -> None:
+    bad = tmp_path / "node.toml"
+    bad.write_text('keys_dir = "C:\\ProgramData\\procmesh"\n')
+    with pytest.raises(SettingsError) as caught:
+        settings_file(str(bad))
+    assert "invalid TOML" in str(caught.value) and "single quotes" in str(caught.value)

@@ -31,9 +31,6 @@ REVIEWED = {
         "keys",
         # The Dialect's SUM template, filled with column names and placeholders only.
         "seconds",
-        # SUMs of the measured-seconds columns, scaled by the Dialect's seconds template filled
-        # with column names and placeholders only (_measured_sums).
-        "measured",
         # The conditions built above, each a column, an operator and a placeholder.
         "' AND '.join(conditions)",
         # The Dialect's fixed index hint for reports with a start (a constant per backend).
@@ -42,6 +39,32 @@ REVIEWED = {
     # Identifiers and column definitions taken from the DDL constants of hub/storage (records.sql,
     # sqlite.SCHEMA), never from input: ALTER TABLE cannot take them as parameters.
     ("hub/storage/schema.py", "_table_upgrade"): {"table.name", "column", "definition", "clause"},
+    # The slots table: one row of placeholders per slot, each from the Dialect.
+    ("hub/answers/base.py", "slots_cte"): {"', '.join([row] * len(stretches))", "name"},
+    # In the answer queries below: placeholders (mark, tp, dp and the Dialect's *_param), rows of
+    # placeholders, the Dialect's index hints and row lock, CTEs built by slots_cte, column names
+    # from KEY_COLUMNS or COUNTED, and the roll-up's own table names.
+    ("hub/answers/inventory.py", "last_used"): {"mark", "dialect.time_param", "hint"},
+    ("hub/answers/inventory.py", "running_now"): {"dialect.since_hint", "dialect.time_param"},
+    ("hub/answers/peak.py", "histogram_sql"): {
+        "', '.join([mark] * len(labels))", "cte", "end", "seconds(dialect, 't', 't2')",
+        "start", "tp", "who"},
+    ("hub/answers/peak.py", "rolled_histogram_sql"): {
+        "', '.join([mark] * len(labels))", "cte", "dp", "mark"},
+    ("hub/answers/rollup.py", "refresh"): {"storage.dialect.lock_rows", "mark"},
+    ("hub/answers/rollup.py", "delete_old_sessions"): {
+        "mark", "storage.dialect.time_param", "', '.join([mark] * len(ids))"},
+    ("hub/answers/rollup.py", "_reset"): {"table"},
+    ("hub/answers/rollup.py", "_set_state"): {"mark"},
+    ("hub/answers/rollup.py", "_compute"): {
+        "dialect.date_param", "', '.join([mark] * 11)", "', '.join([mark] * 5)"},
+    ("hub/answers/usage.py", "rolled_usage_sql"): {"cte", "dialect.date_param", "group"},
+    # Aliases g0.. of columns from KEY_COLUMNS, the slots CTE of placeholders, the Dialect's
+    # templates (hint, time placeholder, GREATEST/LEAST and seconds of column names, also in a
+    # piece's share of its session's measured seconds).
+    ("hub/answers/usage.py", "raw_usage_sql"): {
+        "', '.join(picked + ['s.k AS k'])", "cte", "end", "group", "hint", "start", "tp",
+        "seconds(dialect, 'a', 'b')", "seconds(dialect, fresh, 'b')", "share"},
     # Database names cannot be parameters; the benchmarks make them, "procmesh_bench_" plus hex.
     ("bench/harness.py", "create_database"): {"name"},
     ("bench/harness.py", "drop_database"): {"name"},

@@ -268,3 +268,24 @@ def test_the_readme_example_parses_into_the_labels_it_describes() -> None:
     example = section.split("```", 2)[1]
     labels = [entry.label for entry in parse_watchlist(example)]
     assert labels == ["chrome.exe", "Office", "Adobe", "jetbrains", "jupyter"]
+
+
+def test_cmd_with_a_program_name_reads_only_that_programs_command_lines() -> None:
+    matcher = matcher_for("Jupyter = cmd(python*):*jupyter-lab*\n")
+    assert matcher.reads_every_cmdline is False
+    assert matcher.needs_cmdline("python3.11") and matcher.needs_cmdline("python.exe")
+    assert not matcher.needs_cmdline("chrome.exe")
+    cmdline = ["python", "-m", "jupyter-lab"]
+    assert matcher.match_cmdline(cmdline, "python.exe") == {"Jupyter"}
+    assert matcher.match_cmdline(cmdline, "node.exe") == frozenset()
+
+
+def test_cmd_without_a_program_name_reads_every_command_line() -> None:
+    matcher = matcher_for("Jupyter = cmd:*jupyter-lab*\n")
+    assert matcher.reads_every_cmdline and matcher.needs_cmdline("chrome.exe")
+
+
+@pytest.mark.parametrize("pattern", ["cmd(python*)*jupyter*", "cmd():*jupyter*", "cmd(python):"])
+def test_a_cmd_with_program_name_that_does_not_parse_says_how_to_write_it(pattern: str) -> None:
+    with pytest.raises(WatchListError, match=r"line 1: .*write cmd\(PROGRAM\):GLOB"):
+        parse_watchlist(f"x = {pattern}\n")

@@ -11,9 +11,13 @@ __all__ = ["DatabaseURL", "NodeRow", "NodeStatus", "SessionRow", "Storage", "Sto
            "StorageUnavailable", "UsageRow", "open_storage", "parse_db_url", "password_in_url"]
 
 
-def open_storage(url: str, password_file: str = "") -> Storage:
-    """Connect to the database url names; StorageError (or StorageUnavailable) with one clear line."""
+def open_storage(url: str, password_file: str = "", create: bool = True) -> Storage:
+    """Connect to the database url names; StorageError (or StorageUnavailable) with one clear line.
+
+    create=False (commands that only read): an SQLite file that does not exist is an error
+    ("no database at ...") instead of a new empty file.
+    """
     parsed = parse_db_url(url, password_file=password_file)
     if parsed.backend == "sqlite":
-        return SQLiteStorage(parsed.path)
+        return SQLiteStorage(parsed.path, create=create)
     return MariaDBStorage(parsed)

@@ -6,7 +6,7 @@ from collections import OrderedDict
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable, Iterable, Sequence
+from typing import Any, Callable, ContextManager, Hashable, Iterable, Sequence
 
 from common.errors import ProcmeshError
 
@@ -50,6 +50,7 @@ class NodeRow:
     cfg: str
     seen: float
     online: bool
+    interval: float | None = None   # seconds between the node's reports (the hub's interval)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +60,6 @@ class UsageRow:
     seconds: float
     first: float
     last: float
-    # Sums of the sessions' activeSeconds and foregroundSeconds; None where none was measured.
-    active: float | None = None
-    foreground: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +73,8 @@ class NodeStatus:
     cfg: str
     first_seen: float
     last_seen: float
-    online: bool
+    online: bool                    # as last recorded: a node switched off never says goodbye
+    interval: float | None = None   # seconds between its reports; None: stored by an older hub
 
 
 # About 70 MB when full; a hub holds far fewer open sessions than this.
@@ -111,6 +110,31 @@ class StorageUnavailable(StorageError):
     """The database cannot be reached or is busy right now: retrying later may succeed."""
 
 
+class Transaction:
+    """Statements in one transaction of a storage (hub.answers keeps its roll-up tables with it)."""
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    def read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        self._cursor.execute(sql, params)
+        return list(self._cursor.fetchall())
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Rows the statement changed (or matched)."""
+        self._cursor.execute(sql, params)
+        return self._cursor.rowcount
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self._cursor.executemany(sql, rows)
+
+
+def dirty_hours(sessions: Iterable[SessionRow]) -> list[tuple[int, int]]:
+    """The spans of UTC hours (since 1970) that written sessions touch: the roll-up recomputes
+    their local days (hub.answers.rollup). A few distinct spans per flush, whatever the nodes."""
+    return sorted({(int(row.start // 3600), int(row.end // 3600)) for row in sessions})
+
+
 class Storage(ABC):
     """One database connection, used by one thread at a time."""
 
@@ -129,6 +153,15 @@ class Storage(ABC):
         """Usage of sessions overlapping [since, until), clipped to it, grouped by `by`."""
         sql, params = usage_query(self.dialect, since, until, by)
         return usage_rows(self.dialect, self._fetchall(sql, params), len(by))
+
+    @abstractmethod
+    def transaction(self, action: str) -> ContextManager[Transaction]:
+        """Statements committed together (rolled back on an error); ``action`` names the work in
+        error messages ("update the roll-up in")."""
+
+    def read(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """All rows of one statement, in a transaction of its own: how hub.answers queries."""
+        return self._fetchall(sql, params)
 
     def nodes(self) -> list[NodeStatus]:
         """Every node, ordered by computer, then user."""
@@ -173,7 +206,10 @@ class Dialect:
     greatest: str                            # two-argument maximum
     least: str                               # two-argument minimum
     sum_seconds: str                         # SUM of the seconds from {lo} to {hi}
-    row_seconds: str                         # the seconds from {lo} to {hi} of one row
+    seconds_between: str                     # the seconds from {lo} to {hi}, to the millisecond
+    time_param: str                          # a placeholder that holds a time (to_db_time's value)
+    date_param: str                          # a placeholder that holds a date ('2026-12-01')
+    lock_rows: str                           # written after a SELECT that locks what it reads
     to_db_time: Callable[[float], Any]
     from_db_time: Callable[[Any], float]
     # Written after "FROM records" when a report has a start: read the sessions ending after it
@@ -209,12 +245,13 @@ def usage_query(dialect: Dialect, since: float | None, until: float | None,
         clip_params["hi"] = [dialect.to_db_time(until)]
         conditions.append(f"startTime < {mark}")
         where_params.append(dialect.to_db_time(until))
-    seconds, params = _filled(dialect.sum_seconds, clipped, clip_params)
-    measured, measured_params = _measured_sums(dialect, clipped, clip_params)
-    params += measured_params
+    # A dialect's template may name hi before lo: the parameters follow the template.
+    template_order = re.findall(r"\{(lo|hi)\}", dialect.sum_seconds)
+    params = [value for name in template_order for value in clip_params[name]]
+    seconds = dialect.sum_seconds.format(**clipped)
     hint = f" {dialect.since_hint}" if since is not None and dialect.since_hint else ""
     sql = (f"SELECT {keys + ', ' if keys else ''}COUNT(*), "
-           f"{seconds} AS seconds, MIN(startTime), MAX(endTime), {measured} "
+           f"{seconds} AS seconds, MIN(startTime), MAX(endTime) "
            f"FROM records{hint}")
     if conditions:
         sql += " WHERE " + " AND ".join(conditions)
@@ -224,40 +261,18 @@ def usage_query(dialect: Dialect, since: float | None, until: float | None,
     return sql, params + where_params
 
 
-def _filled(template: str, clipped: dict[str, str], clip_params: dict[str, list[Any]]) -> tuple[str, list[Any]]:
-    """A template of {lo} and {hi} filled with the clipped bounds, and its parameters in order (a
-    dialect's template may name hi before lo)."""
-    order = re.findall(r"\{(lo|hi)\}", template)
-    return template.format(**clipped), [value for name in order for value in clip_params[name]]
-
-
-def _measured_sums(dialect: Dialect, clipped: dict[str, str],
-                   clip_params: dict[str, list[Any]]) -> tuple[str, list[Any]]:
-    """Sums of activeSeconds and foregroundSeconds (NULL where no session of a group has them).
-
-    Only the sum over a whole session is stored, not when in it the user was active, so a session
-    that crosses the window's edge counts with the share of it that lies inside the window."""
-    if not any(clip_params.values()):
-        return "SUM(activeSeconds), SUM(foregroundSeconds)", []
-    whole = dialect.row_seconds.format(lo="startTime", hi="endTime")
-    share, params = _filled(f"COALESCE({dialect.row_seconds} / NULLIF({whole}, 0), 1)", clipped, clip_params)
-    return f"SUM(activeSeconds * {share}), SUM(foregroundSeconds * {share})", params + params
-
-
 def usage_rows(dialect: Dialect, rows: Iterable[Sequence[Any]], width: int) -> list[UsageRow]:
     # Without grouping, an empty window still yields one all-NULL aggregate row: skip it.
     return [UsageRow(key=tuple(row[:width]), sessions=row[width], seconds=float(row[width + 1]),
-                     first=dialect.from_db_time(row[width + 2]), last=dialect.from_db_time(row[width + 3]),
-                     active=_seconds_or_none(row[width + 4]), foreground=_seconds_or_none(row[width + 5]))
+                     first=dialect.from_db_time(row[width + 2]), last=dialect.from_db_time(row[width + 3]))
             for row in rows if row[width]]
-
-
-def _seconds_or_none(value: Any) -> float | None:
-    return None if value is None else float(value)
 
 
 SESSION_COLUMNS = ("sid, node, client_ip, user, computerName, process, startTime, endTime, "
                    "activeSeconds, foregroundSeconds")
+NODE_COLUMNS = ("node, computerName, user, client_ip, platform, agent, cfg, firstSeen, lastSeen, online, "
+                "reportInterval")
+NODES_QUERY = f"SELECT {NODE_COLUMNS} FROM nodes ORDER BY computerName, user, node"
 
 
 def grow_measured(greatest: str, active: str, foreground: str) -> str:
@@ -266,8 +281,6 @@ def grow_measured(greatest: str, active: str, foreground: str) -> str:
     replaces a value, so duplicated or reordered reports leave the largest."""
     return ", ".join(f"{column} = {greatest}(COALESCE({column}, {new}), COALESCE({new}, {column}))"
                      for column, new in (("activeSeconds", active), ("foregroundSeconds", foreground)))
-NODE_COLUMNS = "node, computerName, user, client_ip, platform, agent, cfg, firstSeen, lastSeen, online"
-NODES_QUERY = f"SELECT {NODE_COLUMNS} FROM nodes ORDER BY computerName, user, node"
 
 
 def session_values(dialect: Dialect, row: SessionRow) -> tuple[Any, ...]:
@@ -280,10 +293,11 @@ def node_values(dialect: Dialect, row: NodeRow) -> tuple[Any, ...]:
     """Parameters for NODE_COLUMNS: a new node is first seen when it is last seen."""
     seen = dialect.to_db_time(row.seen)
     return (row.node, row.computer, row.user, row.client_ip, row.platform, row.agent, row.cfg,
-            seen, seen, int(row.online))
+            seen, seen, int(row.online), row.interval)
 
 
 def node_status(dialect: Dialect, row: Sequence[Any]) -> NodeStatus:
     """A NodeStatus from a row of NODES_QUERY."""
     return NodeStatus(*row[:7], first_seen=dialect.from_db_time(row[7]),
-                      last_seen=dialect.from_db_time(row[8]), online=bool(row[9]))
+                      last_seen=dialect.from_db_time(row[8]), online=bool(row[9]),
+                      interval=None if row[10] is None else float(row[10]))

@@ -13,7 +13,8 @@ from pymysql.cursors import Cursor
 
 from .base import (KNOWN_NODES_CAPACITY, KNOWN_SIDS_CAPACITY, NODE_COLUMNS, SESSION_COLUMNS, Dialect,
                    KnownKeys, NodeRow, SessionRow, Storage, StorageError, StorageUnavailable,
-                   coalesce_sessions, grow_measured, node_values, session_values)
+                   Transaction, coalesce_sessions, dirty_hours, grow_measured, node_values,
+                   session_values)
 from .dburl import DatabaseURL
 from .schema import Existing, upgrade_statements
 from .timefmt import from_datetime, to_datetime, to_text
@@ -53,8 +54,67 @@ CREATE TABLE IF NOT EXISTS nodes (
     firstSeen    DATETIME(3)  NOT NULL COMMENT 'UTC',
     lastSeen     DATETIME(3)  NOT NULL COMMENT 'UTC',
     online       TINYINT      NOT NULL DEFAULT 0,
+    reportInterval DOUBLE     NULL COMMENT 'seconds between reports, as the hub that stored the row asked (status judges silence by it)',
     PRIMARY KEY (node)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- The daily roll-up, kept current by the hub (procmesh-hub rollup --rebuild computes it anew): per
+-- local day (in the zone rollup_state names), computer, user and program. The rows with process ''
+-- hold all the programs of that user at that computer together: their seconds are seat time.
+CREATE TABLE IF NOT EXISTS rollup_usage (
+    day          DATE         NOT NULL COMMENT 'local day, in the zone named in rollup_state',
+    computerName VARCHAR(255) NOT NULL,
+    user         VARCHAR(255) NOT NULL,
+    process      VARCHAR(255) NOT NULL COMMENT 'a label, or empty for all the programs together',
+    seconds      DOUBLE       NOT NULL COMMENT 'length of the union of the sessions in the day',
+    programSeconds DOUBLE     NOT NULL COMMENT 'plain sum of the session times in the day',
+    sessions     INT          NOT NULL COMMENT 'sessions with time in the day',
+    carried      INT          NOT NULL COMMENT 'of those, the sessions that began before the day',
+    firstStart   DATETIME(3)  NOT NULL COMMENT 'UTC, earliest start of those sessions',
+    lastEnd      DATETIME(3)  NOT NULL COMMENT 'UTC, latest end of those sessions',
+    activeSeconds     DOUBLE NULL COMMENT 'sum of their activeSeconds in the day (NULL: none measured)',
+    foregroundSeconds DOUBLE NULL COMMENT 'sum of their foregroundSeconds in the day',
+    PRIMARY KEY (day, computerName, user, process),
+    KEY rollup_usage_process (process, day)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- Concurrency per local day and program: how long exactly `level` computers (or users) ran it at
+-- once, and when that level was first reached; peaks and time over the licences add up from it.
+CREATE TABLE IF NOT EXISTS rollup_peak (
+    day          DATE         NOT NULL COMMENT 'local day, in the zone named in rollup_state',
+    process      VARCHAR(255) NOT NULL,
+    counted      VARCHAR(16)  NOT NULL COMMENT 'computers or users',
+    level        INT          NOT NULL COMMENT 'how many ran the program at the same time',
+    seconds      DOUBLE       NOT NULL COMMENT 'time in the day at exactly that level',
+    firstAt      DATETIME(3)  NOT NULL COMMENT 'UTC, first instant of the day at that level',
+    PRIMARY KEY (day, process, counted, level)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- Sessions written since their days were rolled up, as spans of UTC hours (since 1970).
+CREATE TABLE IF NOT EXISTS rollup_dirty (
+    fromHour     BIGINT       NOT NULL,
+    toHour       BIGINT       NOT NULL,
+    PRIMARY KEY (fromHour, toHour)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- zone: the time zone of the roll-up days; through: the first local day not rolled up yet.
+CREATE TABLE IF NOT EXISTS rollup_state (
+    name         VARCHAR(64)  NOT NULL,
+    value        VARCHAR(255) NOT NULL,
+    PRIMARY KEY (name)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- Views for reporting tools (Grafana, Power BI, Metabase): see the README.
+CREATE OR REPLACE VIEW usage_daily AS
+    SELECT day, computerName, user, process, seconds, sessions FROM rollup_usage WHERE process <> '';
+
+CREATE OR REPLACE VIEW seats_daily AS
+    SELECT day, computerName, user, seconds, programSeconds, sessions FROM rollup_usage WHERE process = '';
+
+CREATE OR REPLACE VIEW sessions_utc AS
+    SELECT id, computerName, user, process, startTime, endTime,
+           TIMESTAMPDIFF(MICROSECOND, startTime, endTime) / 1000000 AS seconds, node
+    FROM records;
 """
 
 
@@ -69,10 +129,13 @@ INSERT_SESSIONS = (
     f"ON DUPLICATE KEY UPDATE endTime = GREATEST(endTime, VALUES(endTime)), {GROW_MEASURED}")
 
 UPSERT_NODES = (
-    f"INSERT INTO nodes ({NODE_COLUMNS}) VALUES ({_marks(10)}) "
+    f"INSERT INTO nodes ({NODE_COLUMNS}) VALUES ({_marks(11)}) "
     "ON DUPLICATE KEY UPDATE computerName = VALUES(computerName), user = VALUES(user), "
     "client_ip = VALUES(client_ip), platform = VALUES(platform), agent = VALUES(agent), "
-    "cfg = VALUES(cfg), lastSeen = GREATEST(lastSeen, VALUES(lastSeen)), online = VALUES(online)")
+    "cfg = VALUES(cfg), lastSeen = GREATEST(lastSeen, VALUES(lastSeen)), online = VALUES(online), "
+    "reportInterval = VALUES(reportInterval)")
+
+MARK_DIRTY = "INSERT IGNORE INTO rollup_dirty (fromHour, toHour) VALUES (%s, %s)"
 
 # Statements of _raise_times. STRAIGHT_JOIN: read the reported rows first and look each up by its
 # key, whatever the optimizer guesses about the size of a derived table.
@@ -91,7 +154,10 @@ FIRST_REPORTED_ROW = {
 DIALECT = Dialect(
     placeholder="%s", greatest="GREATEST", least="LEAST",
     sum_seconds="SUM(TIMESTAMPDIFF(MICROSECOND, {lo}, {hi})) / 1000000",
-    row_seconds="(TIMESTAMPDIFF(MICROSECOND, {lo}, {hi}) / 1000000)",
+    seconds_between="TIMESTAMPDIFF(MICROSECOND, {lo}, {hi}) / 1000000",
+    # A time in a VALUES row or a CASE is text to MariaDB unless cast.
+    time_param="CAST(%s AS DATETIME(3))", date_param="CAST(%s AS DATE)",
+    lock_rows=" FOR UPDATE",
     to_db_time=to_datetime, from_db_time=from_datetime,
     # Left alone, the optimizer may walk a whole (process, startTime) index for its GROUP BY
     # order and fetch every row of the table: on a year of 5 million sessions, `report --since
@@ -105,6 +171,7 @@ ROWS_PER_STATEMENT = 1000
 
 # Server gone, connection lost or killed, too many connections, lock wait timeout, deadlock:
 # rolling back and retrying later may succeed.
+UNKNOWN_DATABASE = 1049
 UNAVAILABLE_CODES = {1040, 1053, 1205, 1213, 1927, 2002, 2003, 2006, 2013, 2055, 4031}
 
 
@@ -169,9 +236,15 @@ class MariaDBStorage(Storage):
         with self._transaction("write to") as cursor:
             self._write_sessions(cursor, rows)
             self._write_nodes(cursor, nodes)
+            cursor.executemany(MARK_DIRTY, dirty_hours(rows))
         # Only after COMMIT: a rolled-back insert must be inserted again next time.
         self._known.remember(row.sid for row in rows)
         self._known_nodes.remember(_node_state(row) for row in nodes)
+
+    @contextmanager
+    def transaction(self, action: str) -> Iterator[Transaction]:
+        with self._transaction(action) as cursor:
+            yield Transaction(cursor)
 
     def close(self) -> None:
         if self._conn is not None and self._conn.open:
@@ -243,7 +316,9 @@ class MariaDBStorage(Storage):
         reason = exc.args[1] if len(exc.args) > 1 else str(exc) or type(exc).__name__
         # PyMySQL messages never contain the password; the URL is only ever shown redacted.
         where = f"MariaDB at {self._url.server}"
-        if action == "connect to":
+        if code == UNKNOWN_DATABASE:
+            message = f"no database at {self._url.redacted()}: {reason}"
+        elif action == "connect to":
             message = f"cannot connect to {where} as {self._url.user}: {reason}"
         else:
             message = f"cannot {action} {where}, database {self._url.database}: {reason}"
@@ -288,7 +363,8 @@ def _stored_sids(cursor: Cursor, sids: Sequence[bytes]) -> set[bytes]:
 
 def _node_state(row: NodeRow) -> tuple[Any, ...]:
     """Everything of a node's row but its last-seen time."""
-    return (row.node, row.computer, row.user, row.client_ip, row.platform, row.agent, row.cfg, row.online)
+    return (row.node, row.computer, row.user, row.client_ip, row.platform, row.agent, row.cfg, row.online,
+            row.interval)
 
 
 def _raise_times(cursor: Cursor, statement: str, reported: Sequence[tuple[Any, ...]]) -> int:

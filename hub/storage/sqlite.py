@@ -7,8 +7,8 @@ from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
 from .base import (KNOWN_SIDS_CAPACITY, KnownKeys, NODE_COLUMNS, SESSION_COLUMNS,
-                   Dialect, NodeRow, SessionRow, Storage, StorageError,
-                   StorageUnavailable, grow_measured, node_values, session_values)
+                   Dialect, NodeRow, SessionRow, Storage, StorageError, StorageUnavailable,
+                   Transaction, dirty_hours, grow_measured, node_values, session_values)
 from .schema import Existing, upgrade_statements
 from .timefmt import from_text, to_text
 
@@ -41,8 +41,49 @@ SCHEMA = (
         cfg          TEXT NOT NULL,
         firstSeen    TEXT NOT NULL,
         lastSeen     TEXT NOT NULL,
-        online       INTEGER NOT NULL DEFAULT 0
+        online       INTEGER NOT NULL DEFAULT 0,
+        reportInterval REAL
     )""",
+    """CREATE TABLE IF NOT EXISTS rollup_usage (
+        day          TEXT NOT NULL,
+        computerName TEXT NOT NULL,
+        user         TEXT NOT NULL,
+        process      TEXT NOT NULL,
+        seconds      REAL NOT NULL,
+        programSeconds REAL NOT NULL,
+        sessions     INTEGER NOT NULL,
+        carried      INTEGER NOT NULL,
+        firstStart   TEXT NOT NULL,
+        lastEnd      TEXT NOT NULL,
+        activeSeconds     REAL,
+        foregroundSeconds REAL,
+        PRIMARY KEY (day, computerName, user, process)
+    )""",
+    "CREATE INDEX IF NOT EXISTS rollup_usage_process ON rollup_usage (process, day)",
+    """CREATE TABLE IF NOT EXISTS rollup_peak (
+        day          TEXT NOT NULL,
+        process      TEXT NOT NULL,
+        counted      TEXT NOT NULL,
+        level        INTEGER NOT NULL,
+        seconds      REAL NOT NULL,
+        firstAt      TEXT NOT NULL,
+        PRIMARY KEY (day, process, counted, level)
+    )""",
+    """CREATE TABLE IF NOT EXISTS rollup_dirty (
+        fromHour     INTEGER NOT NULL,
+        toHour       INTEGER NOT NULL,
+        PRIMARY KEY (fromHour, toHour)
+    )""",
+    """CREATE TABLE IF NOT EXISTS rollup_state (
+        name         TEXT NOT NULL PRIMARY KEY,
+        value        TEXT NOT NULL
+    )""",
+    "CREATE VIEW IF NOT EXISTS usage_daily AS SELECT day, computerName, user, process, seconds, sessions "
+    "FROM rollup_usage WHERE process <> ''",
+    "CREATE VIEW IF NOT EXISTS seats_daily AS SELECT day, computerName, user, seconds, programSeconds, "
+    "sessions FROM rollup_usage WHERE process = ''",
+    "CREATE VIEW IF NOT EXISTS sessions_utc AS SELECT id, computerName, user, process, startTime, endTime, "
+    "round((julianday(endTime) - julianday(startTime)) * 86400000) / 1000.0 AS seconds, node FROM records",
 )
 
 GROW_MEASURED = grow_measured("max", "excluded.activeSeconds", "excluded.foregroundSeconds")
@@ -50,22 +91,27 @@ UPSERT_SESSION = (
     f"INSERT INTO records ({SESSION_COLUMNS}) VALUES ({', '.join('?' * 10)}) "
     f"ON CONFLICT(sid) DO UPDATE SET endTime = max(endTime, excluded.endTime), {GROW_MEASURED}")
 
+MARK_DIRTY = "INSERT OR IGNORE INTO rollup_dirty (fromHour, toHour) VALUES (?, ?)"
+
 # Sessions this hub already stored only need their end (and measured seconds) raised: cheaper than
 # an upsert.
 GROW_KNOWN = grow_measured("max", "?2", "?3")
 UPDATE_END = f"UPDATE records SET endTime = max(endTime, ?1), {GROW_KNOWN} WHERE sid = ?4"
 
 UPSERT_NODE = (
-    f"INSERT INTO nodes ({NODE_COLUMNS}) VALUES ({', '.join('?' * 10)}) "
+    f"INSERT INTO nodes ({NODE_COLUMNS}) VALUES ({', '.join('?' * 11)}) "
     "ON CONFLICT(node) DO UPDATE SET computerName = excluded.computerName, user = excluded.user, "
     "client_ip = excluded.client_ip, platform = excluded.platform, agent = excluded.agent, "
-    "cfg = excluded.cfg, lastSeen = max(lastSeen, excluded.lastSeen), online = excluded.online")
+    "cfg = excluded.cfg, lastSeen = max(lastSeen, excluded.lastSeen), online = excluded.online, "
+    "reportInterval = excluded.reportInterval")
 
 DIALECT = Dialect(
     placeholder="?", greatest="max", least="min",
     # julianday() is a day count; rounding each session to whole milliseconds keeps the sum exact.
     sum_seconds="SUM(round((julianday({hi}) - julianday({lo})) * 86400000)) / 1000.0",
-    row_seconds="(round((julianday({hi}) - julianday({lo})) * 86400000) / 1000.0)",
+    seconds_between="round((julianday({hi}) - julianday({lo})) * 86400000) / 1000.0",
+    time_param="?", date_param="?",
+    lock_rows="",   # BEGIN IMMEDIATE already holds the only write lock
     to_db_time=to_text, from_db_time=from_text,
     # Without it SQLite walks a whole grouping index (records_computer_start) for its GROUP BY.
     since_hint="INDEXED BY records_endTime")
@@ -80,11 +126,15 @@ class SQLiteStorage(Storage):
     dialect = DIALECT
 
     def __init__(self, path: str, busy_timeout: float = 5.0,
-                 known_capacity: int = KNOWN_SIDS_CAPACITY) -> None:
-        """busy_timeout: seconds to wait for another process's lock before StorageUnavailable."""
+                 known_capacity: int = KNOWN_SIDS_CAPACITY, create: bool = True) -> None:
+        """busy_timeout: seconds to wait for another process's lock before StorageUnavailable;
+        create: make the file when it does not exist (the hub), or refuse (reports)."""
         self._path = path
         self._known = KnownKeys(known_capacity)
         folder = os.path.dirname(os.path.abspath(path))
+        if not create and not os.path.isfile(path):
+            raise StorageError(f"no database at {path}: give --db the hub's database, "
+                               "or start the hub there first")
         if not os.path.isdir(folder):
             raise StorageError(f"cannot open SQLite database {path}: folder {folder} does not exist")
         with self._errors("open"):
@@ -133,8 +183,15 @@ class SQLiteStorage(Storage):
             upserts = sessions if updated < len(known) else [r for r in sessions if r.sid not in self._known]
             self._conn.executemany(UPSERT_SESSION, (session_values(DIALECT, row) for row in upserts))
             self._conn.executemany(UPSERT_NODE, (node_values(DIALECT, row) for row in nodes))
+            self._conn.executemany(MARK_DIRTY, dirty_hours(sessions))
         # Only after COMMIT: a rolled-back write must be upserted again next time.
         self._known.remember(row.sid for row in sessions)
+
+    @contextmanager
+    def transaction(self, action: str) -> Iterator[Transaction]:
+        with self._errors(action), self._conn:
+            self._conn.execute("BEGIN IMMEDIATE")
+            yield Transaction(self._conn.cursor())
 
     def close(self) -> None:
         self._conn.close()

@@ -1,0 +1,128 @@
+"""Peak concurrent use per program and period, against the licences owned.
+
+For each label and local day: per computer (or user) the union of the label's sessions (two users
+of one computer count once when counting computers), then a sweep over +1/-1 events with a running
+SUM gives how many ran it at each instant. A day is kept as a histogram (seconds at each level,
+first instant at each level), which the roll-up stores; weeks and months add days up exactly.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Callable, Sequence
+from zoneinfo import ZoneInfo
+
+from hub.storage import Storage
+from hub.storage.base import Dialect
+
+from .base import AnswerError, Stretch, Window, bounds, seconds, slot_of, slots_cte
+from .periods import local_day, period_key, slots
+from .rolled import as_date, rolled, split
+
+PER = ("day", "week", "month")
+COUNTED = {"computers": "computerName", "users": "user"}
+
+
+@dataclass(frozen=True, slots=True)
+class PeakRow:
+    period: str
+    process: str
+    peak: int                        # most computers (or users) running it at one instant
+    at: float                        # when that was first reached
+    seconds_at_peak: float           # how long it was held, in total over the period
+    licenses: int | None             # licences owned (licenses.txt), None when not named
+    seconds_over_licenses: float | None   # time during which more copies ran than are owned
+
+
+def peaks(storage: Storage, window: Window, zone: ZoneInfo, now: float, per: str = "day",
+          counted: str = "computers", labels: Sequence[str] = (),
+          licenses: dict[str, int] | None = None, use_rollup: bool = True) -> list[PeakRow]:
+    """One row per period and label that ran in ``window``, by period then label; whole local
+    days the roll-up holds are read from it unless use_rollup is False."""
+    if per not in PER:
+        raise AnswerError(f"--per {per!r}: use day, week or month")
+    if counted not in COUNTED:
+        raise AnswerError(f"--count {counted!r}: use computers or users")
+    span = bounds(storage, window, now)
+    if span is None:
+        return []
+    days = slots(span[0], span[1], ["day"], zone)
+    raw, rolled_up = split(days, rolled(storage, zone) if use_rollup else None, zone)
+    levels: dict[tuple[date, str], dict[int, list[float]]] = {}
+    if raw:
+        sql, params = histogram_sql(storage.dialect, raw, COUNTED[counted], labels)
+        _collect(levels, storage.read(sql, params), storage.dialect,
+                 lambda k: date.fromisoformat(days[slot_of(k)].key[0]))
+    if rolled_up:
+        sql, params = rolled_histogram_sql(storage.dialect, rolled_up, counted, labels, zone)
+        _collect(levels, storage.read(sql, params), storage.dialect, as_date)
+    return _peak_rows(levels, per, licenses or {})
+
+
+def histogram_sql(dialect: Dialect, stretches: Sequence[Stretch], who: str,
+                  labels: Sequence[str]) -> tuple[str, list[Any]]:
+    """Per stretch key k, label and level n >= 1: seconds at exactly n, first instant at n."""
+    cte, params = slots_cte(dialect, stretches)
+    tp, mark = dialect.time_param, dialect.placeholder
+    only = f" AND r.process IN ({', '.join([mark] * len(labels))})" if labels else ""
+    start, end = f"{dialect.greatest}(r.startTime, s.lo)", f"{dialect.least}(r.endTime, s.hi)"
+    sql = (f"WITH {cte}, "
+           f"pieces AS (SELECT s.k AS k, r.process AS p, r.{who} AS w, {start} AS a, {end} AS b "
+           f"FROM records AS r JOIN slots AS s ON r.startTime < s.hi AND r.endTime > s.lo "
+           f"WHERE r.endTime > {tp} AND r.startTime < {tp}{only}), "
+           # Islands: a piece that starts after every earlier piece of the same computer ended
+           # opens a new one; each island is one span of that computer running the label.
+           f"marked AS (SELECT k, p, w, a, b, CASE WHEN a > MAX(b) OVER (PARTITION BY k, p, w ORDER BY a, b "
+           f"ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) THEN 1 ELSE 0 END AS opens FROM pieces), "
+           f"numbered AS (SELECT k, p, w, a, b, SUM(opens) OVER (PARTITION BY k, p, w ORDER BY a, b "
+           f"ROWS UNBOUNDED PRECEDING) AS island FROM marked), "
+           f"spans AS (SELECT k, p, MIN(a) AS a, MAX(b) AS b FROM numbered GROUP BY k, p, w, island), "
+           f"steps AS (SELECT k, p, t, SUM(d) AS d FROM (SELECT k, p, a AS t, 1 AS d FROM spans "
+           f"UNION ALL SELECT k, p, b AS t, -1 AS d FROM spans) AS events GROUP BY k, p, t), "
+           f"levels AS (SELECT k, p, t, SUM(d) OVER (PARTITION BY k, p ORDER BY t ROWS UNBOUNDED PRECEDING) AS n, "
+           f"LEAD(t) OVER (PARTITION BY k, p ORDER BY t) AS t2 FROM steps) "
+           f"SELECT k, p, n, SUM({seconds(dialect, 't', 't2')}), MIN(t) FROM levels "
+           f"WHERE n > 0 AND t2 IS NOT NULL GROUP BY k, p, n")
+    lo, hi = min(s.lo for s in stretches), max(s.hi for s in stretches)
+    return sql, params + [dialect.to_db_time(lo), dialect.to_db_time(hi), *labels]
+
+
+def rolled_histogram_sql(dialect: Dialect, stretches: Sequence[Stretch], counted: str,
+                         labels: Sequence[str], zone: ZoneInfo) -> tuple[str, list[Any]]:
+    """The same columns from the roll-up, with the local day in place of k."""
+    cte, params = slots_cte(dialect, stretches, "days", lambda ts: local_day(ts, zone).isoformat(),
+                            dialect.date_param)
+    mark, dp = dialect.placeholder, dialect.date_param
+    only = f" AND u.process IN ({', '.join([mark] * len(labels))})" if labels else ""
+    lo, hi = min(s.lo for s in stretches), max(s.hi for s in stretches)
+    sql = (f"WITH {cte} SELECT u.day, u.process, u.level, u.seconds, u.firstAt "
+           f"FROM rollup_peak AS u JOIN days AS d ON u.day >= d.lo AND u.day < d.hi "
+           f"WHERE u.counted = {mark} AND u.day >= {dp} AND u.day < {dp}{only}")
+    return sql, params + [counted, local_day(lo, zone).isoformat(), local_day(hi, zone).isoformat(), *labels]
+
+
+def _collect(levels: dict[tuple[date, str], dict[int, list[float]]], rows: Sequence[Sequence[Any]],
+             dialect: Dialect, day_of: Callable[[Any], date]) -> None:
+    for where, process, level, secs, first in rows:
+        at = dialect.from_db_time(first)
+        held = levels.setdefault((day_of(where), process), {}).setdefault(int(level), [0.0, at])
+        held[0] += float(secs)
+        held[1] = min(held[1], at)
+
+
+def _peak_rows(levels: dict[tuple[date, str], dict[int, list[float]]], per: str,
+               licenses: dict[str, int]) -> list[PeakRow]:
+    by_period: dict[tuple[str, str], dict[int, list[float]]] = {}
+    for (day, process), per_level in levels.items():
+        merged = by_period.setdefault((period_key(per, day), process), {})
+        for level, (secs, at) in per_level.items():
+            held = merged.setdefault(level, [0.0, at])
+            held[0] += secs
+            held[1] = min(held[1], at)
+    rows = []
+    for (period, process), per_level in sorted(by_period.items()):
+        peak = max(per_level)
+        owned = licenses.get(process.casefold())
+        over = None if owned is None else sum(secs for level, (secs, _) in per_level.items() if level > owned)
+        rows.append(PeakRow(period, process, peak, per_level[peak][1], per_level[peak][0], owned, over))
+    return rows
