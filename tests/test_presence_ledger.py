@@ -149,6 +149,23 @@ def test_a_scan_without_a_reading_breaks_the_chain() -> None:
     assert ledger.settle(SID_E, EDITOR, 0, 60)[0] == 50.0
 
 
+def test_time_the_node_did_not_watch_is_never_active() -> None:
+    # The computer slept from 30 to 90 s; its idle counter stopped meanwhile, so the first reading
+    # after it says the last input was a moment ago although nobody touched it.
+    ledger = PresenceLedger(IDLE_AFTER)
+    desk = Desk(inputs=every(1, 0, 28))
+    for now in every(5, 0, 30):
+        ledger.observe(now, {None: desk.reading(now)}, lambda pid: frozenset())
+    ledger.observe(90.0, {None: Reading(3.0)}, lambda pid: frozenset(), continuous=False)
+    assert ledger.settle(SID_E, EDITOR, 0, 30)[0] == 28.0
+    ledger.observe(95.0, {None: Reading(8.0)}, lambda pid: frozenset())
+    assert ledger.settle(SID_V, VIEWER, 90, 95)[0] == 0.0
+    # Input after the sleep counts again from the first one the node sees.
+    for now, idle in ((100.0, 1.0), (105.0, 0.0)):
+        ledger.observe(now, {None: Reading(idle)}, lambda pid: frozenset())
+    assert ledger.settle(b"w" * 16, VIEWER, 95, 105)[0] == 6.0
+
+
 def test_values_carried_over_from_a_previous_run_continue() -> None:
     desk = Desk(inputs=every(1, 100, 130))
     ledger = PresenceLedger(IDLE_AFTER)

@@ -10,7 +10,9 @@ unsettled tail counts as active if the session closed less than ``idle_after`` a
 since the user had not been away by then.
 
 A locked screen is away from the last input before the lock. A scan without a reading (the desktop
-could not be read) breaks the chain: nothing between the readings around it counts as active.
+could not be read) breaks the chain: nothing between the readings around it counts as active; so
+does time the node did not watch (the computer slept): the idle counters of some systems stop in a
+suspend, so a reading after it may place the last input inside the sleep.
 
 Foreground is sampled at every scan: the stretch between two consecutive scans counts for a session
 when both saw the focused window owned by one of its processes, and only where it was active too.
@@ -46,13 +48,17 @@ class _Timeline:
     current: Reading | None = None    # this scan's reading
     last_scan: float | None = None    # the previous scan with a reading, unbroken since
     last_focus: frozenset[SightingKey] = NO_KEYS
+    # After a sleep, the input the first reading names, which an idle counter that stopped in the
+    # sleep may have put inside it: only an input after this one is known.
+    distrusted: float | None = None
 
     def observe(self, now: float, reading: Reading | None, focused: frozenset[SightingKey],
-                idle_after: float) -> None:
+                idle_after: float, continuous: bool) -> None:
         self.current = reading
-        if reading is None:
+        if reading is None or not continuous:
             self.last_input, self.last_scan, self.last_focus = None, None, NO_KEYS
             self.settled = max(self.settled, now)
+        if reading is None:
             return
         if self.last_scan is not None:
             for key in self.last_focus & focused:
@@ -63,6 +69,12 @@ class _Timeline:
             self.settled = max(self.settled, now)
             return
         latest = now - max(0.0, reading.idle)
+        if not continuous:
+            self.distrusted = latest
+        elif self.distrusted is not None and latest > self.distrusted + SAME_INPUT_SECONDS:
+            self.distrusted = None
+        if self.distrusted is not None:
+            return
         if self.last_input is None:
             # The first input known since the node started, or since a lock: what came before it
             # is unknown, so it is not active.
@@ -118,14 +130,17 @@ class PresenceLedger:
         self._credits: dict[bytes, _Credit] = {}
         self._carried: dict[bytes, tuple[float | None, float | None]] = {}
 
-    def observe(self, now: float, readings: Readings, keys_of_pid: KeysOfPid) -> None:
+    def observe(self, now: float, readings: Readings, keys_of_pid: KeysOfPid,
+                continuous: bool = True) -> None:
+        """Take one scan's readings. continuous=False: the node did not watch the time since its
+        previous scan (asleep, frozen), so nothing in it counts, whatever the readings say."""
         for user in set(self._timelines) | set(readings):
             reading = readings.get(user)
             focused = NO_KEYS
             if reading is not None and reading.focused_pid is not None:
                 focused = keys_of_pid(reading.focused_pid)
             timeline = self._timelines.setdefault(user, _Timeline())
-            timeline.observe(now, reading, focused, self.idle_after)
+            timeline.observe(now, reading, focused, self.idle_after, continuous)
             needed = min((c.until for c in self._credits.values() if c.user == user), default=now)
             timeline.forget_before(min(needed, now - KEEP_SECONDS))
 
