@@ -1,13 +1,14 @@
-"""Node scan benchmark: CPU time of one Scanner.scan() against a bare psutil loop, and of a scan
-with the presence probe (idle time, lock and focused window, and the ledger's accounting) against
-the scan alone, same run.
+"""Node scan benchmark: CPU time of one Scanner.scan(), and of a whole scan tick (scan, session
+tracker, outbox write), against a bare psutil loop; and of the tick with the presence probe (the
+desktop's idle time, lock and focused window, and their accounting) against the tick without; same
+run.
 
 Starts EXTRA unwatched filler processes and MATCHING watched ones (copies of sleep named
 "fillerapp" and "chrome", as a browser runs many processes) so the machine looks like a busy desktop, then
 alternates the loops so all see the same machine. The presence probe reads a desktop of its own
 (Xvfb with openbox and a focused window of a watched program) when Xvfb is installed. Also starts a
-real ``python -m node`` against a throwaway hub, on that desktop, and reports its resident memory
-after a few scans.
+real ``python -m node`` against a throwaway hub, without a desktop and on that desktop, and reports
+its resident memory after a few scans.
 
     python bench/node_scan.py                  # 500 extra + 20 matching processes, 50 rounds
     python bench/node_scan.py --extra 20 --matching 2 --rounds 5     # smoke size (CI)
@@ -22,15 +23,17 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
 
 import psutil
 
 from harness import bench_env, start_hub
 from common.watchlist import Matcher, parse_watchlist
-from node.presence.ledger import NO_KEYS, PresenceLedger
+from node.clock import Clock
+from node.outbox import Outbox
+from node.presence.ledger import PresenceLedger
 from node.presence.x11 import X11Probe
 from node.scanner import Scanner
+from node.sessions import SessionTracker
 from tests.xdesktop import PROGRAMS, Desktop, start_desktop
 
 WATCH = """\
@@ -53,6 +56,32 @@ def cpu_of(fn) -> float:
 def bare_loop() -> None:
     for proc in psutil.process_iter(["name"]):
         proc.info["name"]
+
+
+def node_tick(scanner: Scanner, outbox_path: Path, desktop: Desktop | None = None):
+    """What a node does at each tick besides sending: scan, update its sessions, write its outbox;
+    with a desktop, also read it and account for what it says, as a node there does."""
+    probe = X11Probe(desktop.display) if desktop is not None else None
+    ledger = PresenceLedger(300.0) if probe is not None else None
+    clock, tracker, outbox = Clock(), SessionTracker(30.0, presence=ledger), Outbox(outbox_path)
+
+    def tick() -> None:
+        at = clock.read()
+        readings = probe.read() if probe is not None else {}
+        tracker.observe(at, scanner.scan(), readings)
+        outbox.save(tracker.changes())
+
+    return tick
+
+
+def open_desktop(folder: Path) -> Desktop | None:
+    """A virtual screen with a focused window of a watched program, or None without Xvfb."""
+    if any(shutil.which(name) is None for name in PROGRAMS):
+        return None
+    (folder / "desktop").mkdir()
+    desktop = start_desktop(folder / "desktop")
+    desktop.focus(desktop.open_window("chrome"))
+    return desktop
 
 
 def node_rss(folder: Path, desktop: Desktop | None, scans: int = 3) -> float:
@@ -90,15 +119,18 @@ def main() -> None:
         desktop = open_desktop(folder)
         try:
             scanner = Scanner(Matcher(parse_watchlist(WATCH)), "user")
-            probed = scan_with_presence(scanner, desktop)
+            tick = node_tick(scanner, folder / "outbox.sqlite")
+            probed = node_tick(scanner, folder / "outbox-presence.sqlite", desktop) if desktop else tick
             scanner.scan()
             bare_loop()
+            tick()
             probed()
-            bare, ours, with_presence = [], [], []
+            bare, ours, ticks, probed_ticks = [], [], [], []
             for _ in range(args.rounds):
                 bare.append(cpu_of(bare_loop))
                 ours.append(cpu_of(scanner.scan))
-                with_presence.append(cpu_of(probed))
+                ticks.append(cpu_of(tick))
+                probed_ticks.append(cpu_of(probed))
             count = len(psutil.pids())
             rss = node_rss(folder, None)
             rss_presence = node_rss(folder, desktop) if desktop is not None else None
@@ -109,44 +141,19 @@ def main() -> None:
                 proc.kill()
             for proc in procs:
                 proc.wait()
-    b, o, p = (statistics.median(bare), statistics.median(ours), statistics.median(with_presence))
+    b, o, t, p = (statistics.median(values) for values in (bare, ours, ticks, probed_ticks))
     print(f"processes on the machine      {count}")
     print(f"bare process_iter(['name'])   {b * 1000:8.2f} ms CPU per scan (median of {args.rounds})")
     print(f"node Scanner.scan()           {o * 1000:8.2f} ms CPU per scan   ratio {o / b:.2f}")
+    print(f"node tick (+sessions, outbox) {t * 1000:8.2f} ms CPU per scan   ratio {t / b:.2f}")
     if desktop is None:
-        print("scan + presence probe         not measured: Xvfb, openbox, xdotool or xlogo is missing")
+        print("tick + presence probe         not measured: Xvfb, openbox, xdotool or xlogo is missing")
     else:
-        print(f"scan + presence probe         {p * 1000:8.2f} ms CPU per scan   ratio to the scan {p / o:.2f}"
+        print(f"tick + presence probe         {p * 1000:8.2f} ms CPU per scan   ratio to the tick {p / t:.2f}"
               f"   (X11 on Xvfb {desktop.display})")
     print(f"node process RSS              {rss:8.1f} MB   (no desktop to measure)")
     if rss_presence is not None:
         print(f"node process RSS              {rss_presence:8.1f} MB   (measuring presence on Xvfb)")
-
-
-def open_desktop(folder: Path) -> Desktop | None:
-    """A virtual screen with a focused window of a watched program, or None without Xvfb."""
-    if any(shutil.which(name) is None for name in PROGRAMS):
-        return None
-    (folder / "desktop").mkdir()
-    desktop = start_desktop(folder / "desktop")
-    desktop.focus(desktop.open_window("chrome"))
-    return desktop
-
-
-def scan_with_presence(scanner: Scanner, desktop: Desktop | None) -> Callable[[], None]:
-    """One scan as the node makes it with presence measured: the scan, the probe's reading, and the
-    ledger's accounting of it."""
-    if desktop is None:
-        return scanner.scan
-    probe = X11Probe(desktop.display)
-    ledger = PresenceLedger(300.0)
-
-    def scan() -> None:
-        scanner.scan()
-        keys = scanner.keys_by_pid
-        ledger.observe(time.time(), probe.read(), lambda pid: keys.get(pid, NO_KEYS))
-
-    return scan
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from common.logs import LOG_OPTIONS, setup_logging
 from common.protocol import DEFAULT_IDLE_AFTER
 from common.settings import (Option, SettingsError, add_options, non_negative_seconds,
                              positive_seconds, resolve, settings_file)
+from common.timing import grace_problem
 from common.watchlist import WatchEntry, WatchListError, load_watchlist
 from hub.answer_commands import (ANSWER_COMMANDS, ANSWER_OPTIONS, RETENTION_DAYS, add_answer_commands,
                                  start_rollup_keeper)
@@ -39,8 +40,8 @@ RUN_OPTIONS = (
     Option("config_endpoint", "tcp://*:8805", "XPUB endpoint for config and acks", metavar="EP"),
     Option("report_endpoint", "tcp://*:8806", "PULL endpoint for node reports", metavar="EP"),
     INTERVAL,
-    Option("grace", 30.0, "seconds a program may vanish before its session ends", non_negative_seconds,
-           metavar="SECONDS"),
+    Option("grace", 30.0, "seconds a program may vanish before its session ends (at least twice the "
+           "interval)", non_negative_seconds, metavar="SECONDS"),
     Option("idle_after", DEFAULT_IDLE_AFTER, "seconds without keyboard or mouse input after which "
            "the user counts as away, from the last input on", positive_seconds, metavar="SECONDS"),
     RETENTION_DAYS,
@@ -114,6 +115,10 @@ def _load_or_create_watch_list(path: Path) -> list[WatchEntry]:
 
 
 def cmd_run(_parsed: argparse.Namespace, settings: dict) -> int:
+    # Each is valid alone; together they may not be, whichever layer each came from.
+    problem = grace_problem(settings["interval"], settings["grace"])
+    if problem is not None:
+        raise SettingsError(problem)
     watch_file = Path(settings["watch"])
     watch = _load_or_create_watch_list(watch_file)
     security = _security(settings)

@@ -21,10 +21,12 @@ from common import __version__
 from common.errors import ProcmeshError
 from common.protocol import (CONFIG_TOPIC, DEFAULT_IDLE_AFTER, Ack, Config, ProtocolError, Report,
                              SessionState, ack_topic, decode_hub_frame, encode_report)
+from common.timing import grace_problem
 from common.watchlist import Matcher, WatchListError
+from node.clock import Clock
 from node.handshake import HubLinks
 from node.outbox import Outbox
-from node.presence.ledger import NO_KEYS, PresenceLedger
+from node.presence.ledger import PresenceLedger
 from node.presence.source import PresenceSource
 from node.scanner import Scanner
 from node.sessions import DEFAULT_MAX_CLOSED, SessionTracker
@@ -88,8 +90,8 @@ def _tune(sock: zmq.Socket) -> None:
 class NodeAgent:
     def __init__(self, identity: NodeIdentity, endpoints: Endpoints, scope: str = "user",
                  codec: str = "msgpack", outbox: Outbox | None = None,
-                 max_closed: int = DEFAULT_MAX_CLOSED, clock_shift: float = 0.0,
-                 links: HubLinks | None = None, presence: PresenceSource | None = None) -> None:
+                 max_closed: int = DEFAULT_MAX_CLOSED, links: HubLinks | None = None,
+                 clock: Clock | None = None, presence: PresenceSource | None = None) -> None:
         self.identity = identity
         self.endpoints = endpoints
         self.scope = scope
@@ -99,14 +101,13 @@ class NodeAgent:
         self._ledger = PresenceLedger(DEFAULT_IDLE_AFTER) if presence is not None else None
         self.tracker = SessionTracker(DEFAULT_GRACE, max_closed=max_closed, presence=self._ledger)
         self._outbox = outbox
-        # Only tests set this: it makes the node's wall clock run ahead (or behind) of the machine's.
-        self._clock_shift = clock_shift
+        self._clock = clock or Clock()
         self._scanner: Scanner | None = None
         self._interval = 0.0
         self._next_tick: float | None = None
         # Starting from the wall clock keeps seq increasing across restarts of the node, so an ack
         # meant for a previous run can never acknowledge this run's sessions.
-        self._seq = int(time.time() * 1000)
+        self._seq = int(self._clock.wall() * 1000)
         self._stopping = False
         self._links = links or HubLinks()
         self._ctx = zmq.Context()
@@ -190,8 +191,8 @@ class NodeAgent:
                      cached.digest)
             self._apply(cached)
         left = self._outbox.load()
+        self.tracker.restore(left, self._outbox.load_carry())
         if left:
-            self.tracker.restore(left)
             log.info("%d sessions of a previous run are not acknowledged yet; they go with the next "
                      "report", len(left))
         self._save_outbox()
@@ -260,11 +261,16 @@ class NodeAgent:
         except WatchListError as exc:
             log.error("ignored config %s from the hub: %s", config.digest, exc)
             return
+        problem = grace_problem(config.interval, config.grace)
+        if problem is not None:
+            log.error("ignored config %s from the hub: %s; %s", config.digest, problem,
+                      "keeping the one in force" if self.config else "not scanning until a usable one")
+            return
         first = self.config is None
         self.config = config
         if self._outbox is not None:
             self._outbox.save_config(config)
-        self._scanner = Scanner(matcher, self.scope)
+        self._scanner = Scanner(matcher, self.scope, created=self._clock.created)
         self.tracker.grace = config.grace
         if self._ledger is not None:
             self._ledger.idle_after = config.idle_after
@@ -282,22 +288,14 @@ class NodeAgent:
 
     # ---- scanning and reporting -----------------------------------------------------------------
 
-    def _wall_clock(self) -> float:
-        return time.time() + self._clock_shift
-
     def _scan(self) -> None:
         assert self._scanner is not None
-        # The desktop is read right after the clock: a reading's idle time counts back from the
-        # moment it was taken, and the scan that follows may take a while on a busy machine.
-        now = self._wall_clock()
+        # Read before the scan: a process created while the scan ran may be missed by it, and the
+        # next scan then counts it from its start, which is after this moment. The desktop is read
+        # right after the clock: a reading's idle time counts back from that moment.
+        at = self._clock.read()
         readings = self._presence.read() if self._presence is not None else {}
-        seen = self._scanner.scan()
-        if self._clock_shift:
-            seen = {key: created + self._clock_shift for key, created in seen.items()}
-        if self._ledger is not None:
-            keys_by_pid = self._scanner.keys_by_pid
-            self._ledger.observe(now, readings, lambda pid: keys_by_pid.get(pid, NO_KEYS))
-        self.tracker.observe(now, seen)
+        self.tracker.observe(at, self._scanner.scan(), readings)
 
     def _tick(self) -> None:
         self._scan()
@@ -326,7 +324,7 @@ class NodeAgent:
 
     def _report(self, sessions: Sequence[SessionState], seq: int, kind: str) -> Report:
         cfg = self.config.digest if self.config else ""
-        return Report(self.identity.node, self.identity.host, self.identity.user, seq, self._wall_clock(),
+        return Report(self.identity.node, self.identity.host, self.identity.user, seq, self._clock.wall(),
                       cfg, self.identity.agent, self.identity.os, tuple(sessions), kind)
 
     def _send(self, sessions: Sequence[SessionState], last_kind: str) -> None:

@@ -5,7 +5,6 @@ import argparse
 import hashlib
 import json
 import logging
-import os
 import re
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from common.protocol import CODECS, encode_report
 from common.settings import Option, SettingsError, add_options, load_toml, positive_count, resolve
 from node.accounts import host_for_key
 from node.agent import Endpoints, NodeAgent, NodeIdentity
+from node.clock import Clock
 from node.outbox import Outbox
 from node.handshake import HubLinks, Reachability
 from node.keys import KEY_OPTIONS, KEYS_DIR, build_keys_parser, curve_client, init_node_keys
@@ -59,8 +59,6 @@ OPTIONS = (
     *KEY_OPTIONS,
     *LOG_OPTIONS,
 )
-# A test hook, not a setting: shifts this node's wall clock to test the hub's skew correction.
-CLOCK_SHIFT_VARIABLE = "PROCMESH_TEST_CLOCK_SHIFT"
 
 
 def add_config_flag(parser: argparse.ArgumentParser) -> None:
@@ -167,16 +165,18 @@ def single_instance_lock(node: str, folders: Sequence[Path]) -> filelock.BaseFil
     return None
 
 
-def main(argv: Sequence[str] | None = None, relay: StopRelay | None = None) -> int:
+def main(argv: Sequence[str] | None = None, relay: StopRelay | None = None,
+         clock: Clock | None = None) -> int:
     """The node's command line. A Windows service passes ``relay`` to stop the node; without one
-    the node stops on signals and, on Windows, when the session ends."""
+    the node stops on signals and, on Windows, when the session ends. ``clock`` replaces this
+    computer's clocks (tests run nodes on clocks of their own)."""
     # Logging first: under pythonw there is no stderr, and an error before it would vanish.
     setup_logging("INFO", None, default_log_files())
     install_exception_hooks(log)
     own_relay = relay is None
     relay = relay or StopRelay()
     try:
-        return _main(list(sys.argv[1:] if argv is None else argv), relay, own_relay)
+        return _main(list(sys.argv[1:] if argv is None else argv), relay, own_relay, clock)
     except ProcmeshError as exc:
         return _fail(f"error: {exc}")
     except OSError as exc:
@@ -207,7 +207,7 @@ def load_settings(parsed: argparse.Namespace) -> tuple[dict[str, Any], Path | No
                    policy_name=str(machine)), machine
 
 
-def _main(args: list[str], relay: StopRelay, own_relay: bool) -> int:
+def _main(args: list[str], relay: StopRelay, own_relay: bool, clock: Clock | None) -> int:
     if args[:1] == ["service"]:
         return _service(args[1:])
     keys_command = args[:1] == ["keys"]
@@ -235,8 +235,9 @@ def _main(args: list[str], relay: StopRelay, own_relay: bool) -> int:
     hubs = endpoints(settings)
     links = HubLinks(curve, settings["auth_retry"], Reachability([*hubs.config, *hubs.report]))
     if parsed.once:
-        return _once(NodeAgent(who, hubs, settings["scope"], settings["codec"], links=links))
-    return _run(who, hubs, settings, links, relay, own_relay)
+        return _once(NodeAgent(who, hubs, settings["scope"], settings["codec"], links=links,
+                               clock=clock))
+    return _run(who, hubs, settings, links, relay, own_relay, clock)
 
 
 def _service(args: list[str]) -> int:
@@ -270,7 +271,7 @@ def once_text(report: Any, encoding: str | None) -> str:
 
 
 def _run(who: NodeIdentity, hubs: Endpoints, settings: dict, links: HubLinks, relay: StopRelay,
-         own_relay: bool) -> int:
+         own_relay: bool, clock: Clock | None) -> int:
     lock = single_instance_lock(who.node, lock_folders(who.user))
     if lock is None:
         log.error("no folder takes the single-instance lock: going on without it, so a second node "
@@ -285,7 +286,7 @@ def _run(who: NodeIdentity, hubs: Endpoints, settings: dict, links: HubLinks, re
         # The outbox is opened only under the lock: one run of a node id owns it at a time.
         agent = NodeAgent(who, hubs, settings["scope"], settings["codec"],
                           Outbox(node_file(data_folder(), who.node, ".outbox.sqlite")),
-                          settings["outbox_limit"], _clock_shift(), links,
+                          settings["outbox_limit"], links, clock,
                           PresenceSource(probe_opener(settings["scope"])))
         if threading.current_thread() is threading.main_thread():
             agent.install_signal_handlers()   # a service runs the node in another thread
@@ -297,10 +298,3 @@ def _run(who: NodeIdentity, hubs: Endpoints, settings: dict, links: HubLinks, re
         if lock is not None:
             lock.release()
     return 0
-
-
-def _clock_shift() -> float:
-    try:
-        return float(os.environ.get(CLOCK_SHIFT_VARIABLE, "0"))
-    except ValueError:
-        raise SettingsError(f"environment variable {CLOCK_SHIFT_VARIABLE}: not a number") from None

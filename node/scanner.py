@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Callable, Iterable, Protocol
+from typing import Callable, Iterable, NamedTuple, Protocol
 
 import psutil
 
@@ -14,6 +14,16 @@ from node.platform import OwnerCheck, owner_check, owner_name
 log = logging.getLogger("procmesh.node")
 
 SightingKey = tuple[str, str | None]  # (label, owner); owner is None unless the scope is "all"
+# A process, told apart from a later one that reuses its pid by its create time.
+ProcessId = tuple[int, float]
+
+
+class Sighting(NamedTuple):
+    """The processes of one (label, owner) that a scan found."""
+
+    created: float                     # the earliest create_time among them
+    processes: frozenset[ProcessId]
+
 
 SCOPES = ("user", "all")
 UNKNOWN_OWNER = "?"
@@ -59,7 +69,10 @@ class Scanner:
     def __init__(self, matcher: Matcher, scope: str = "user", processes: ProcessTable | None = None,
                  is_mine: OwnerCheck | None = None,
                  owner_of: Callable[[psutil.Process], str | None] = owner_name,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 created: Callable[[psutil.Process], float] = lambda proc: proc.create_time()) -> None:
+        """``created`` tells a process's start on the node's wall clock (node.clock.Clock.created);
+        ``clock`` only paces the failure log."""
         if scope not in SCOPES:
             raise ValueError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
         self._matcher = matcher
@@ -74,16 +87,13 @@ class Scanner:
         self._table = processes or LiveProcesses()
         self._known: dict[int, psutil.Process] = {}
         self._failures = FailureLog(clock)
+        self._created = created
         # The node itself runs as python(w): a watch list with "python" must not count the node.
         self._own_pid = os.getpid()
-        # The keys each matching process of the latest scan counts for: which session a focused
-        # window belongs to.
-        self.keys_by_pid: dict[int, frozenset[SightingKey]] = {}
 
-    def scan(self) -> dict[SightingKey, float]:
-        """Map each active (label, owner) to the earliest create_time of its matching processes."""
-        earliest: dict[SightingKey, float] = {}
-        self.keys_by_pid = {}
+    def scan(self) -> dict[SightingKey, Sighting]:
+        """Each active (label, owner) with its matching processes."""
+        found: dict[SightingKey, list[ProcessId]] = {}
         listed: set[int] = set()
         for pid in self._table.pids():
             listed.add(pid)
@@ -101,15 +111,13 @@ class Scanner:
             if sighting is None:
                 continue
             labels, owner, created = sighting
-            keys = frozenset((label, owner) for label in labels)
-            self.keys_by_pid[pid] = keys
-            for key in keys:
-                if key not in earliest or created < earliest[key]:
-                    earliest[key] = created
+            for label in labels:
+                found.setdefault((label, owner), []).append((pid, created))
         for gone in self._known.keys() - listed:
             del self._known[gone]
         self._failures.log_when_due()
-        return earliest
+        return {key: Sighting(min(created for _, created in processes), frozenset(processes))
+                for key, processes in found.items()}
 
     def _sighting(self, pid: int, fresh: bool = False) -> tuple[frozenset[str], str | None, float] | None:
         proc = self._current(pid, verify=self._table.names_cached)
@@ -131,7 +139,7 @@ class Scanner:
         owner = self._owner(proc)
         if self._attribute_owners and owner is None:
             return None   # a service account: nobody's use
-        return labels, owner, proc.create_time()
+        return labels, owner, self._created(proc)
 
     def _current(self, pid: int, verify: bool) -> psutil.Process:
         """The Process kept for pid, if still the same process (checked when ``verify``), else a new one."""

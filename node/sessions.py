@@ -9,8 +9,11 @@ from typing import Callable, Iterable, Mapping, NamedTuple
 
 from common.ids import new_sid as default_new_sid
 from common.protocol import SessionState
-from node.presence.ledger import PresenceLedger
-from node.scanner import SightingKey
+from node.clock import Reading, watched_between
+from node.continuity import Carry, CarriedSession, is_among, oldest_processes
+from node.presence.ledger import PresenceLedger, keys_of_processes
+from node.presence.probe import Readings
+from node.scanner import ProcessId, Sighting, SightingKey
 
 log = logging.getLogger("procmesh.node")
 
@@ -25,6 +28,7 @@ class Changes(NamedTuple):
 
     updated: list[SessionState]  # sessions opened, extended or closed
     gone: list[bytes]            # ids of sessions acknowledged or dropped
+    carry: Carry | None = None   # what the next run needs, when a scan changed it
 
 
 @dataclass(slots=True)
@@ -33,6 +37,7 @@ class _Session:
     key: SightingKey
     start: float
     end: float  # last time seen
+    processes: frozenset[ProcessId] = frozenset()  # those of the last scan that saw it
     active: float | None = None      # seconds; None: not measured
     foreground: float | None = None
 
@@ -41,9 +46,25 @@ class _Session:
         return SessionState(self.sid, label, self.start, self.end, is_open, owner, self.active,
                             self.foreground)
 
+    def carried(self) -> CarriedSession:
+        label, owner = self.key
+        return CarriedSession(self.sid, label, owner, self.start, self.end,
+                              oldest_processes(self.processes))
+
 
 class SessionTracker:
-    """Sessions per (label, owner): open while seen, closed after `grace` seconds unseen.
+    """Sessions per (label, owner), built from scans so that only watched, awake time counts.
+
+    - A session opens when its label is first seen; it starts at the earliest create time of the
+      matching processes, but never before the previous scan: time nobody watched is not counted.
+    - While seen, its end is the time of the last scan that saw it. Unseen for more than ``grace``
+      seconds, it closes at that end.
+    - Two scans more than ``grace`` apart, or with time asleep between them, close every open
+      session at the earlier scan; labels still seen open new sessions at the later one.
+    - Across runs (``restore``), the first scan continues a session of the previous run (same id)
+      when one of its processes still runs and the time since the previous run's last scan was
+      watched; a process the previous run saw, after a longer gap, counts from this scan; any
+      other process from its create time, but never before the previous run's last scan.
 
     Closed sessions stay pending until a hub acknowledges a report that carried them; at most
     `max_closed` of them are kept, so a hub that never answers cannot exhaust memory.
@@ -61,25 +82,39 @@ class SessionTracker:
         self._in_flight: OrderedDict[int, list[bytes]] = OrderedDict()  # seq -> closed sids carried
         self._updated: set[bytes] = set()
         self._gone: set[bytes] = set()
-        # The end of the last closed session per key, kept after the hub has it: a new session of
-        # the same key must not start before it, or a program that outlived a suspend would
-        # produce overlapping sessions.
-        self._last_end: dict[SightingKey, float] = {}
+        # The previous scan: this run's, or until this run scans, the previous run's last one.
+        self._previous: Reading | None = None
+        # No new session starts before this wall time: the previous scan, or what the previous run
+        # recorded. None before anything was watched (a program then counts from its start).
+        self._not_before: float | None = None
+        # The previous run's open sessions, until this run's first scan has decided on them.
+        self._carried: dict[SightingKey, CarriedSession] = {}
+        self._scanned = False
+        self._carry_changed = False
 
-    def observe(self, now: float, seen: Mapping[SightingKey, float]) -> None:
-        """Apply one scan made at `now`: `seen` maps each active key to its earliest create_time."""
+    def observe(self, at: Reading, seen: Mapping[SightingKey, Sighting],
+                readings: Readings | None = None) -> None:
+        """Apply one scan read at ``at``: ``seen`` holds each active key with its processes, and
+        ``readings`` what the presence probe saw of the desktop then (node.presence)."""
+        first, carried = not self._scanned, self._carried
+        watched = self._previous is not None and watched_between(self._previous, at, self.grace)
+        if not first and not watched:
+            self._close_at_gap(at)
         for key, session in list(self._open.items()):
-            if now - session.end > self.grace:
+            if at.wall - session.end > self.grace:
                 self._close(key)
-        for key, created in seen.items():
-            start = self._start_for(key, created, now)
+        if self._presence is not None:
+            self._presence.observe(at.wall, readings or {}, keys_of_processes(seen), first or watched)
+        not_before = self._not_before if first or watched else at.wall
+        for key, sighting in seen.items():
             session = self._open.get(key)
             if session is None:
-                session = self._open[key] = _Session(self._new_sid(), key, start, now)
+                session = self._open[key] = self._opened(key, sighting, at.wall, not_before,
+                                                         carried.get(key), watched)
             else:
-                session.start = min(session.start, start)
                 # A wall clock stepped back must not move the end before what was already reported.
-                session.end = max(session.end, now)
+                session.end = max(session.end, at.wall)
+            session.processes = sighting.processes
             self._updated.add(session.sid)
         if self._presence is not None:
             for session in self._open.values():
@@ -87,18 +122,27 @@ class SessionTracker:
                 if measured != (session.active, session.foreground):
                     session.active, session.foreground = measured
                     self._updated.add(session.sid)
+        self._previous, self._not_before, self._carried = at, at.wall, {}
+        self._scanned = self._carry_changed = True
         self._drop_excess_closed()
 
-    def restore(self, sessions: Iterable[SessionState]) -> None:
-        """Take over the sessions a previous run of this node left unacknowledged, all as closed:
-        the run that saw them is gone, so none of them may grow any further."""
+    def restore(self, sessions: Iterable[SessionState], carry: Carry | None = None) -> None:
+        """Take over what a previous run of this node left: its unacknowledged sessions, all as
+        closed (the run that saw them is gone, so none grows unless the first scan continues it),
+        and what it carried for continuity."""
+        sessions = list(sessions)
         for state in sorted(sessions, key=lambda s: s.end):
-            key = (state.label, state.owner)
-            self._closed[state.sid] = _Session(state.sid, key, state.start, state.end, state.active,
-                                               state.foreground)
-            self._last_end[key] = max(self._last_end.get(key, state.end), state.end)
+            self._closed[state.sid] = _Session(state.sid, (state.label, state.owner), state.start,
+                                               state.end, active=state.active, foreground=state.foreground)
             if state.open:
                 self._updated.add(state.sid)
+        ends = [state.end for state in sessions]
+        if carry is not None:
+            self._previous = carry.last_scan
+            self._carried = {session.key: session for session in carry.sessions}
+            ends.append(carry.last_scan.wall)
+        if ends:
+            self._not_before = max(ends)
         self._drop_excess_closed()
 
     def pending(self) -> list[SessionState]:
@@ -137,22 +181,65 @@ class SessionTracker:
                 updated.append(self._closed[sid].state(False))
             elif sid in open_by_sid:
                 updated.append(open_by_sid[sid].state(True))
-        changes = Changes(updated, list(self._gone))
+        carry = None
+        if self._carry_changed and self._previous is not None:
+            carry = Carry(self._previous, tuple(s.carried() for s in self._open.values()))
+        changes = Changes(updated, list(self._gone), carry)
         self._updated.clear()
         self._gone.clear()
+        self._carry_changed = False
         return changes
 
     def close_all(self) -> None:
-        """Close every open session at its last sighting (the node is shutting down)."""
+        """Close every open session at its last sighting (the node is shutting down). What the next
+        run needs to continue them is the carry of the last scan, which this leaves alone."""
         for key in list(self._open):
             self._close(key)
         self._drop_excess_closed()
 
-    def _start_for(self, key: SightingKey, created: float, now: float) -> float:
-        not_before = self._last_end.get(key, created)
-        # A process created "after" the scan (clock granularity, a scan that began before now) must
-        # not give a session that ends before it starts.
-        return min(max(created, not_before), now)
+    def _opened(self, key: SightingKey, sighting: Sighting, now: float, not_before: float | None,
+                carried: CarriedSession | None, watched: bool) -> _Session:
+        """The session of a key first seen at ``now``: the previous run's, continued, or a new one."""
+        if (carried is not None and watched and now - carried.end <= self.grace
+                and any(is_among(process, carried.processes) for process in sighting.processes)):
+            return self._reopen(carried, now)
+        return _Session(self._new_sid(), key, self._start(sighting, now, not_before, carried), now)
+
+    @staticmethod
+    def _start(sighting: Sighting, now: float, not_before: float | None,
+               carried: CarriedSession | None) -> float:
+        # Never after the scan: a process created "after" it (clock granularity) must not give a
+        # session that ends before it starts.
+        starts = [now]
+        for process in sighting.processes:
+            if carried is not None and is_among(process, carried.processes):
+                continue  # the previous run saw it, and the time since was not watched: from now
+            created = process[1]
+            starts.append(created if not_before is None else max(created, not_before))
+        return min(starts)
+
+    def _reopen(self, carried: CarriedSession, now: float) -> _Session:
+        closed = self._closed.pop(carried.sid, None)
+        self._gone.discard(carried.sid)
+        # A session open at the previous run's last scan is among its unacknowledged ones, with the
+        # active and foreground seconds it had (an open session is never acknowledged).
+        active, foreground = (closed.active, closed.foreground) if closed is not None else (None, None)
+        if self._presence is not None:
+            self._presence.carry_over(carried.sid, active, foreground)
+        return _Session(carried.sid, carried.key, carried.start, max(carried.end, now),
+                        active=active, foreground=foreground)
+
+    def _close_at_gap(self, at: Reading) -> None:
+        if not self._open:
+            return
+        assert self._previous is not None
+        slept = (at.asleep - self._previous.asleep
+                 if at.asleep is not None and self._previous.asleep is not None else 0.0)
+        log.info("%.0f s since the previous scan (%.0f s of it asleep): %d open sessions end where "
+                 "they were last seen, and what still runs counts from now",
+                 at.wall - self._previous.wall, slept, len(self._open))
+        for key in list(self._open):
+            self._close(key)
 
     def _close(self, key: SightingKey) -> None:
         session = self._open.pop(key)
@@ -160,7 +247,6 @@ class SessionTracker:
             session.active, session.foreground = self._presence.settle(
                 session.sid, key, session.start, session.end)
         self._closed[session.sid] = session
-        self._last_end[key] = session.end
         self._updated.add(session.sid)
 
     def _drop_excess_closed(self) -> None:

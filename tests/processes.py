@@ -74,7 +74,7 @@ class Running:
 
 def start(program: str, args: list[str], cwd: Path, log_name: str,
           extra_env: dict[str, str] | None = None) -> Running:
-    """Start ``python -m program ARGS`` in cwd; ``extra_env`` adds variables (test hooks) to its own."""
+    """Start ``python -m program ARGS`` in cwd; ``extra_env`` adds variables to its own."""
     log_path = cwd / log_name
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", program, *args], cwd=cwd,
@@ -125,9 +125,18 @@ class Mesh:
             hub.wait_log("hub listening")
         return hub
 
-    def start_node(self, node_id: str, *extra: str, extra_env: dict[str, str] | None = None) -> Running:
-        node = start("node", [*self.endpoints, "--node-id", node_id, "--log-level", "DEBUG", *extra],
-                     self.folder, f"node-{len(self.children)}.log", extra_env)
+    def start_node(self, node_id: str, *extra: str, extra_env: dict[str, str] | None = None,
+                   clock_shift: float = 0.0, asleep_file: Path | None = None) -> Running:
+        """A node process; with ``clock_shift`` or ``asleep_file`` it runs on a clock the test steers
+        (see tests/clocknode.py)."""
+        args = [*self.endpoints, "--node-id", node_id, "--log-level", "DEBUG", *extra]
+        program = "node"
+        if clock_shift or asleep_file:
+            steering = ["--shift", str(clock_shift)]
+            if asleep_file:
+                steering += ["--asleep-file", str(asleep_file)]
+            program, args = "tests.clocknode", [*steering, "--", *args]
+        node = start(program, args, self.folder, f"node-{len(self.children)}.log", extra_env)
         self.children.append(node)
         return node
 

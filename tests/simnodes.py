@@ -32,6 +32,8 @@ import zmq
 from common.protocol import (ACK_PREFIX, CONFIG_TOPIC, Ack, Config, Report, SessionState,
                              ack_topic, decode_hub_frame, encode_report)
 from node.agent import _tune
+from node.clock import Reading
+from node.scanner import Sighting
 from node.sessions import SessionTracker
 from tests.dbrows import StoredSession
 from tests.processes import Mesh, Running, start
@@ -185,8 +187,8 @@ class Simulator:
 
     def _tick(self, node: SimNode, scanning: bool) -> None:
         if scanning:
-            now = time.time()
-            node.tracker.observe(now, self._sightings(node, now))
+            at = Reading(time.time(), time.monotonic(), None)
+            node.tracker.observe(at, self._sightings(node, at.wall))
             node.record()
         pending = tuple(node.tracker.pending())
         if not scanning and not pending:
@@ -203,19 +205,24 @@ class Simulator:
         node.reports_sent += 1
         node.tracker.mark_sent(node.seq, pending)
 
-    def _sightings(self, node: SimNode, now: float) -> dict[tuple[str, None], float]:
-        seen: dict[tuple[str, None], float] = {(ALWAYS, None): self.started}
+    def _sightings(self, node: SimNode, now: float) -> dict[tuple[str, None], Sighting]:
+        seen = {(ALWAYS, None): _one_process(self.started)}
         if self.blink is not None:
             on, off = self.blink
             into = (now - self.started + node.blink_phase) % (on + off)
             if into < on:
-                seen[(BLINK, None)] = now - into  # the "program" started when this on-phase began
+                # The "program" started when this on-phase began.
+                seen[(BLINK, None)] = _one_process(now - into)
         return seen
 
     def close(self) -> None:
         for sock in (*self.groups, *{n.push for n in self.nodes}):
             sock.close()
         self.ctx.term()
+
+
+def _one_process(created: float) -> Sighting:
+    return Sighting(created, frozenset({(1, created)}))
 
 
 def _blink_schedule(text: str) -> tuple[float, float] | None:

@@ -33,8 +33,9 @@ def test_node_scan_reports_both_loops() -> None:
     out = run_bench("node_scan.py", "--extra", "10", "--matching", "2", "--rounds", "3")
     assert re.search(r"bare process_iter\(\['name'\]\)\s+\d+\.\d+ ms", out), out
     assert re.search(r"ratio \d+\.\d+", out), out
+    assert re.search(r"node tick \(\+sessions, outbox\)\s+\d+\.\d+ ms", out), out
     assert re.search(r"node process RSS\s+\d+\.\d+ MB", out), out
-    assert re.search(r"scan \+ presence probe\s+\d+\.\d+ ms CPU per scan   ratio to the scan \d+\.\d+", out), out
+    assert re.search(r"tick \+ presence probe\s+\d+\.\d+ ms CPU per scan   ratio to the tick \d+\.\d+", out), out
 
 
 def test_config_fanout_reaches_every_node_and_its_baseline() -> None:

@@ -4,8 +4,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import sqlite3
+from contextlib import closing
+
 from common.protocol import SessionState, make_config
 from common.watchlist import WatchEntry
+from node.clock import Reading
+from node.continuity import Carry, CarriedSession
 from node.outbox import Outbox
 from node.sessions import Changes
 from tests.processes import Mesh
@@ -13,6 +18,9 @@ from tests.waiting import wait_for
 
 OPEN = SessionState(b"o" * 16, "chrome", 100.0, 160.0, True)
 CLOSED = SessionState(b"c" * 16, "Office", 10.0, 20.0, False, "alice")
+CARRY = Carry(Reading(160.0, 5000.25, 12.5),
+              (CarriedSession(OPEN.sid, "chrome", None, 100.0, 160.0,
+                              frozenset({(4242, 99.123456789), (4243, 99.5)})),))
 
 
 def test_sessions_survive_closing_and_reopening(tmp_path: Path) -> None:
@@ -74,3 +82,31 @@ def test_the_last_watch_list_is_kept_for_the_next_run(tmp_path: Path) -> None:
     outbox.save_config(config)
     outbox.close()
     assert Outbox(tmp_path / "out.sqlite").load_config() == config
+
+
+def test_the_carry_survives_reopening_and_each_scan_replaces_it(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "out.sqlite")
+    assert outbox.load_carry() is None
+    outbox.save(Changes([OPEN], [], CARRY))
+    outbox.close()
+    outbox = Outbox(tmp_path / "out.sqlite")
+    assert outbox.load_carry() == CARRY
+    nothing_open = Carry(Reading(165.0, 5005.25, None), ())
+    outbox.save(Changes([], [], nothing_open))
+    assert outbox.load_carry() == nothing_open
+    # Saving sessions alone (an ack, a stop) leaves the carry of the last scan as it was.
+    outbox.save(Changes([OPEN._replace(open=False)], []))
+    assert outbox.load_carry() == nothing_open
+
+
+def test_an_outbox_of_an_earlier_release_opens_with_no_carry(tmp_path: Path) -> None:
+    path = tmp_path / "out.sqlite"
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute("CREATE TABLE sessions (sid BLOB PRIMARY KEY, label TEXT NOT NULL, owner TEXT, "
+                   "start REAL NOT NULL, end REAL NOT NULL, open INTEGER NOT NULL)")
+        db.execute("INSERT INTO sessions (sid, label, start, end, open) VALUES (?, ?, ?, ?, ?)",
+                   OPEN[:5])
+    outbox = Outbox(path)
+    assert outbox.load() == [OPEN] and outbox.load_carry() is None
+    outbox.save(Changes([], [], CARRY))
+    assert outbox.load_carry() == CARRY

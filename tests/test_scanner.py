@@ -35,7 +35,24 @@ def test_finds_a_running_program_with_its_create_time(fake_app):
     proc = fake_app(name)
     scanner = scanner_for(name)
     found = wait_for(lambda: scanner.scan().get((name, None)), message=f"{name} in a scan")
-    assert found == pytest.approx(create_time(proc), abs=1e-3)
+    assert found.created == pytest.approx(create_time(proc), abs=1e-3)
+
+
+def test_names_each_matching_process_by_pid_and_create_time(fake_app):
+    name = unique_name()
+    procs = [fake_app(name), fake_app(name)]
+    scanner = scanner_for(name)
+    found = wait_for(lambda: scanner.scan().get((name, None)), message=f"{name} in a scan")
+    assert found.processes == {(p.pid, psutil.Process(p.pid).create_time()) for p in procs}
+
+
+def test_create_times_come_from_the_clock_it_is_given(fake_app):
+    name = unique_name()
+    proc = fake_app(name)
+    scanner = Scanner(Matcher(parse_watchlist(name)), "user", created=lambda p: p.create_time() + 600.0)
+    found = wait_for(lambda: scanner.scan().get((name, None)), message=f"{name} in a scan")
+    assert found.created == pytest.approx(create_time(proc) + 600.0, abs=1e-3)
+    assert found.processes == {(proc.pid, found.created)}
 
 
 def test_label_disappears_when_the_program_ends(fake_app):
@@ -52,7 +69,8 @@ def test_label_of_several_processes_starts_at_the_earliest(fake_app):
     procs = [fake_app(word), fake_app(excel), fake_app(word)]
     scanner = scanner_for(f"Office = {word}, {excel}")
     found = wait_for(lambda: scanner.scan().get(("Office", None)), message="Office in a scan")
-    assert found == pytest.approx(min(create_time(p) for p in procs), abs=1e-3)
+    assert found.created == pytest.approx(min(create_time(p) for p in procs), abs=1e-3)
+    assert {pid for pid, _ in found.processes} == {p.pid for p in procs}
 
 
 def test_glob_and_regex_patterns_find_the_program(fake_app):
@@ -61,8 +79,8 @@ def test_glob_and_regex_patterns_find_the_program(fake_app):
     watchlist = f"globbed = {name[:-3]}*\nregexed = re:{re.escape(name[:-3])}[0-9a-f]{{3}}\n"
     scanner = scanner_for(watchlist)
     found = wait_for(lambda: scanner.scan(), message="both labels in a scan")
-    assert found == pytest.approx({("globbed", None): create_time(proc),
-                                   ("regexed", None): create_time(proc)}, abs=1e-3)
+    assert {key: sighting.created for key, sighting in found.items()} == pytest.approx(
+        {("globbed", None): create_time(proc), ("regexed", None): create_time(proc)}, abs=1e-3)
 
 
 def test_cmd_pattern_matches_an_argument(fake_app):
@@ -70,7 +88,7 @@ def test_cmd_pattern_matches_an_argument(fake_app):
     proc = fake_app(unique_name(), duration)
     scanner = scanner_for(f"argued = cmd:*{duration}")
     found = wait_for(lambda: scanner.scan().get(("argued", None)), message="argued in a scan")
-    assert found == pytest.approx(create_time(proc), abs=1e-3)
+    assert found.created == pytest.approx(create_time(proc), abs=1e-3)
 
 
 def test_scope_all_attributes_each_session_to_the_process_owner(fake_app):
@@ -79,7 +97,7 @@ def test_scope_all_attributes_each_session_to_the_process_owner(fake_app):
     scanner = scanner_for(name, scope="all")
     found = wait_for(lambda: scanner.scan().get((name, current_user())),
                      message=f"{name} owned by {current_user()} in a scan")
-    assert found == pytest.approx(create_time(proc), abs=1e-3)
+    assert found.created == pytest.approx(create_time(proc), abs=1e-3)
 
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0,

@@ -11,7 +11,7 @@ import pytest
 
 from common.watchlist import Matcher, parse_watchlist
 from node.accounts import Account, owner_from_account
-from node.scanner import Scanner
+from node.scanner import Scanner, Sighting, SightingKey
 
 
 @dataclass
@@ -78,6 +78,11 @@ class Clock:
         return self.now
 
 
+def starts(found: dict[SightingKey, Sighting]) -> dict[SightingKey, float]:
+    """What a scan found, as each key's earliest create time."""
+    return {key: sighting.created for key, sighting in found.items()}
+
+
 def scanner(table: Table, watchlist: str = "firefox", scope: str = "user", clock: Clock | None = None,
             mine: frozenset[str] = frozenset({"S-1-5-21-1-1001"})) -> Scanner:
     return Scanner(Matcher(parse_watchlist(watchlist)), scope, processes=table,
@@ -89,41 +94,41 @@ def scanner(table: Table, watchlist: str = "firefox", scope: str = "user", clock
 def test_a_watched_program_in_a_reused_pid_is_found_where_names_are_cached() -> None:
     table = Table(names_cached=True, entries={7: Entry("notepad.exe", 100.0)})
     scan = scanner(table)
-    assert scan.scan() == {}
+    assert starts(scan.scan()) == {}
     table.entries[7] = Entry("firefox.exe", 200.0)   # notepad ended, firefox got its PID
-    assert scan.scan() == {("firefox", None): 200.0}
+    assert starts(scan.scan()) == {("firefox", None): 200.0}
 
 
 def test_a_program_gone_from_a_reused_pid_is_not_counted_where_names_are_cached() -> None:
     table = Table(names_cached=True, entries={7: Entry("firefox.exe", 100.0)})
     scan = scanner(table)
-    assert scan.scan() == {("firefox", None): 100.0}
+    assert starts(scan.scan()) == {("firefox", None): 100.0}
     table.entries[7] = Entry("notepad.exe", 200.0)
-    assert scan.scan() == {}
+    assert starts(scan.scan()) == {}
 
 
 def test_a_reused_pid_never_lends_its_predecessors_create_time() -> None:
     table = Table(names_cached=False, entries={7: Entry("firefox", 100.0)})
     scan = scanner(table)
-    assert scan.scan() == {("firefox", None): 100.0}
+    assert starts(scan.scan()) == {("firefox", None): 100.0}
     table.entries[7] = Entry("firefox", 200.0)   # a new firefox in the same PID
-    assert scan.scan() == {("firefox", None): 200.0}
+    assert starts(scan.scan()) == {("firefox", None): 200.0}
 
 
 def test_a_process_whose_query_fails_is_skipped_and_logged_once_a_minute(caplog) -> None:
     clock = Clock()
     table = Table(names_cached=True, entries={7: Entry("firefox.exe", 100.0)})
     scan = scanner(table, clock=clock)
-    assert scan.scan() == {("firefox", None): 100.0}
+    assert starts(scan.scan()) == {("firefox", None): 100.0}
     table.entries[3] = Entry("odd.exe", 50.0, error=OSError(22, "The parameter is incorrect"))
     with caplog.at_level(logging.WARNING, logger="procmesh.node"):
-        assert scan.scan() == {("firefox", None): 100.0}
+        assert starts(scan.scan()) == {("firefox", None): 100.0}
         clock.now += 30
-        assert scan.scan() == {("firefox", None): 100.0}
+        assert starts(scan.scan()) == {("firefox", None): 100.0}
         assert len(caplog.records) == 1
         assert "skipped 1 process queries" in caplog.text and "The parameter is incorrect" in caplog.text
         clock.now += 31
-        assert scan.scan() == {("firefox", None): 100.0}
+        assert starts(scan.scan()) == {("firefox", None): 100.0}
     assert len(caplog.records) == 2 and "skipped 2 process queries" in caplog.records[1].getMessage()
 
 
@@ -136,14 +141,14 @@ def test_service_accounts_are_nobodys_use_in_scope_all() -> None:
         5: Entry("firefox.exe", 50.0, Account("S-1-5-21-9-9-9-1200", "LAB", "Alice")),
         6: Entry("firefox.exe", 60.0, Account("S-1-5-21-9-9-9-1200", "LAB", "ALICE")),
     })
-    assert scanner(table, scope="all").scan() == {("firefox", "alice"): 50.0}
+    assert starts(scanner(table, scope="all").scan()) == {("firefox", "alice"): 50.0}
 
 
 def test_other_users_command_lines_are_never_read_in_scope_user() -> None:
     table = Table(names_cached=True, entries={
         1: Entry("python.exe", 10.0, Account("S-1-5-21-1-1002", "LAB", "Bob"), ("python", "-m", "lab")),
         2: Entry("python.exe", 20.0, cmdline=("python", "-m", "lab"))})
-    assert scanner(table, "lab = cmd:*-m lab").scan() == {("lab", None): 20.0}
+    assert starts(scanner(table, "lab = cmd:*-m lab").scan()) == {("lab", None): 20.0}
     assert table.cmdlines_read == [2]
 
 
@@ -154,7 +159,7 @@ def test_a_process_that_ends_mid_scan_is_no_error(scope: str, caplog) -> None:
     scan.scan()
     del table.entries[7]
     with caplog.at_level(logging.WARNING, logger="procmesh.node"):
-        assert scan.scan() == {}
+        assert starts(scan.scan()) == {}
     assert not caplog.records
 
 
@@ -163,7 +168,7 @@ def test_scope_all_reads_command_lines_only_of_the_named_program(caplog) -> None
         1: Entry("chrome.exe", 10.0, cmdline=("chrome", "--jupyter-lab")),
         2: Entry("python.exe", 20.0, cmdline=("python", "-m", "jupyter-lab"))})
     with caplog.at_level(logging.WARNING, logger="procmesh.node"):
-        found = scanner(table, "Jupyter = cmd(python*):*jupyter-lab*", scope="all").scan()
+        found = starts(scanner(table, "Jupyter = cmd(python*):*jupyter-lab*", scope="all").scan())
     assert found == {("Jupyter", "alice"): 20.0}
     assert table.cmdlines_read == [2] and not caplog.records
 

@@ -20,11 +20,11 @@ when both saw the focused window owned by one of its processes, and only where i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Mapping
 
 from node.presence.probe import Reading, Readings
 from node.presence.spans import Spans
-from node.scanner import SightingKey
+from node.scanner import Sighting, SightingKey
 
 # The X server, Windows and macOS count idle time on their own clocks, and a scan reads them a
 # moment after it read the wall clock: a last input that moved by less than this is the same input.
@@ -35,6 +35,15 @@ KEEP_SECONDS = 3600.0
 Measured = tuple["float | None", "float | None"]  # (active, foreground); None: not measured
 KeysOfPid = Callable[[int], frozenset[SightingKey]]
 NO_KEYS: frozenset[SightingKey] = frozenset()
+
+
+def keys_of_processes(seen: Mapping[SightingKey, Sighting]) -> KeysOfPid:
+    """Which sessions a process found by a scan counts for: those a focused window of it serves."""
+    keys: dict[int, set[SightingKey]] = {}
+    for key, sighting in seen.items():
+        for pid, _created in sighting.processes:
+            keys.setdefault(pid, set()).add(key)
+    return lambda pid: frozenset(keys.get(pid, NO_KEYS))
 
 
 @dataclass(slots=True)
