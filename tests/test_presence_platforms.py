@@ -246,23 +246,20 @@ def stand_in(session_bus: str) -> Iterator:
         desktop.stop()
 
 
-def test_a_gnome_session_gives_idle_time_and_lock_state(stand_in) -> None:
-    answers = {("org.gnome.Mutter.IdleMonitor", "GetIdletime"): ("t", 4500),
-               ("org.gnome.ScreenSaver", "GetActive"): ("b", False)}
+@pytest.mark.parametrize("answers, source, reading", [
+    ({("org.gnome.Mutter.IdleMonitor", "GetIdletime"): ("t", 4500),
+      ("org.gnome.ScreenSaver", "GetActive"): ("b", False)},
+     "org.gnome.Mutter.IdleMonitor", Reading(4.5, False, False, None)),
+    ({("org.freedesktop.ScreenSaver", "GetSessionIdleTime"): ("u", 7),
+      ("org.freedesktop.ScreenSaver", "GetActive"): ("b", True)},
+     "org.freedesktop.ScreenSaver", Reading(7.0, True, False, None)),
+], ids=["gnome", "freedesktop"])
+def test_a_desktop_idle_monitor_gives_idle_time_and_lock_state(stand_in, answers: dict, source: str,
+                                                               reading: Reading) -> None:
     probe = WaylandProbe(stand_in(answers))
     try:
-        assert "org.gnome.Mutter.IdleMonitor" in probe.description
-        assert probe.read() == {None: Reading(4.5, False, False, None)}
-    finally:
-        probe.close()
-
-
-def test_a_desktop_with_the_freedesktop_screen_saver_gives_idle_seconds(stand_in) -> None:
-    answers = {("org.freedesktop.ScreenSaver", "GetSessionIdleTime"): ("u", 7),
-               ("org.freedesktop.ScreenSaver", "GetActive"): ("b", True)}
-    probe = WaylandProbe(stand_in(answers))
-    try:
-        assert probe.read() == {None: Reading(7.0, True, False, None)}
+        assert source in probe.description
+        assert probe.read() == {None: reading}
     finally:
         probe.close()
 

@@ -69,6 +69,13 @@ def windows_version() -> tuple[int, int]:
     return major, minor
 
 
+def _library(name: str) -> ctypes.WinDLL:
+    try:
+        return ctypes.WinDLL(name, use_last_error=True)
+    except (AttributeError, OSError) as exc:   # AttributeError: not on Windows
+        raise ProbeUnavailable(f"cannot load {name}: {exc}") from None
+
+
 class _LastInputInfo(ctypes.Structure):
     _fields_ = [("cbSize", wintypes.UINT), ("dwTime", wintypes.DWORD)]
 
@@ -80,11 +87,7 @@ class WindowsProbe:
                    "GetForegroundWindow, the lock from the input desktop")
 
     def __init__(self) -> None:
-        try:
-            self._user32 = ctypes.WinDLL("user32", use_last_error=True)
-            self._kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
-        except (AttributeError, OSError) as exc:
-            raise ProbeUnavailable(f"cannot load user32 and kernel32: {exc}") from None
+        self._user32, self._kernel32 = _library("user32"), _library("kernel32")
         self._user32.GetForegroundWindow.restype = wintypes.HWND
         self._user32.GetWindowThreadProcessId.argtypes = [wintypes.HWND, ctypes.POINTER(wintypes.DWORD)]
         self._user32.OpenInputDesktop.restype = wintypes.HANDLE
@@ -155,10 +158,7 @@ class WtsProbe:
                    "(the focused window is not visible to a service)")
 
     def __init__(self) -> None:
-        try:
-            self._wts = ctypes.WinDLL("wtsapi32", use_last_error=True)
-        except (AttributeError, OSError) as exc:
-            raise ProbeUnavailable(f"cannot load wtsapi32: {exc}") from None
+        self._wts = _library("wtsapi32")
         self._version = windows_version()
         if not self.read():
             raise ProbeUnavailable("Windows reports no last input time for any logged-on session "
