@@ -24,6 +24,7 @@ from common.errors import ProcmeshError
 PUBLIC_SUFFIX = ".key"
 SECRET_SUFFIX = ".key_secret"
 Z85_KEY_LENGTH = 40
+PRIVATE_FOLDER_MODE = 0o700
 # Names become file names in the hub's allow-list folder: no separators, no dot files, no spaces.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 NAME_RULE = "1 to 200 letters, digits, '.', '_' or '-', starting with a letter or digit"
@@ -43,10 +44,19 @@ def valid_name(name: str) -> bool:
     return NAME_PATTERN.fullmatch(name) is not None
 
 
+def same_name(name: str, other: str) -> bool:
+    """Whether two computer names are the same, ignoring ASCII case as DNS and NetBIOS do: a
+    Windows PC may call itself ``PC-07`` although it was enrolled as ``pc-07``. Only ASCII letters
+    fold, so no other character can pass for one of them."""
+    return name == other or (name.isascii() and other.isascii() and name.lower() == other.lower())
+
+
 def owns(name: str, node: str) -> bool:
     """Whether the key enrolled as ``name`` may report for node id ``node``: the name itself, or
-    ``name/...`` (node ids are ``HOST/USER`` by default, so one machine key serves every user)."""
-    return node == name or node.startswith(name + "/")
+    ``name/...`` (node ids are ``HOST/USER`` by default, so one machine key serves every user).
+    The name part compares as ``same_name`` does."""
+    rest = node[len(name):]
+    return same_name(node[:len(name)], name) and (not rest or rest.startswith("/"))
 
 
 def is_z85_key(text: str | bytes) -> bool:
@@ -67,17 +77,30 @@ def write_key_pair(folder: Path, stem: str, metadata: Mapping[str, str], force: 
     if existing and not force:
         raise KeyFileError(f"{existing[0]} already exists: keep it, or add --force to replace the key pair "
                            "(every peer that knows the old public key must then get the new one)")
-    try:
-        # Default permissions: the secret file protects itself, and a machine-wide folder must stay
-        # readable for the node.toml beside it.
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise KeyFileError(f"cannot create {folder}: {exc.strerror or exc}") from None
+    private_folder(folder)
     public, secret = zmq.curve_keypair()
     pair = KeyPair(public, secret)
     write_key_file(secret_path, pair, metadata, secret=True)
     write_key_file(public_path, pair, metadata)
     return pair
+
+
+def private_folder(folder: Path, narrow_existing: bool = False) -> None:
+    """Create ``folder`` (and missing parents) readable and writable by its owner only.
+
+    mkdir's mode passes through the umask, which may take bits away (a umask of 0277 would leave
+    the owner unable to write) but never adds any, so the folder is created at 700 or less and
+    then set to exactly 700. A folder that exists keeps its mode unless ``narrow_existing``: a
+    machine-wide folder may hold a node.toml that every login must read. On Windows the mode
+    bits mean nothing and the folder inherits its parent's permissions.
+    """
+    try:
+        created = not folder.is_dir()
+        folder.mkdir(mode=PRIVATE_FOLDER_MODE, parents=True, exist_ok=True)
+        if created or narrow_existing:
+            os.chmod(folder, PRIVATE_FOLDER_MODE)
+    except OSError as exc:
+        raise KeyFileError(f"cannot create {folder}: {exc.strerror or exc}") from None
 
 
 def write_key_file(path: Path, pair: KeyPair, metadata: Mapping[str, str], secret: bool = False) -> None:

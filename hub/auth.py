@@ -1,9 +1,11 @@
 """CURVE on the hub: its key pair, the allow-list of node keys, the ZAP handler and the sender check.
 
 The allow-list is a folder of public key files, one per enrolled name: ``allowed/NAME.key``. The
-file's name binds the key to a node: a report sent with that key is stored only when its node id
-is NAME or starts with ``NAME/`` (node ids are ``HOST/USER`` by default, so one machine key speaks
-for every user of its PC). Anything else is dropped and counted as ``node-not-owned``.
+file's name binds the key to a computer: a report sent with that key is stored only when its node
+id is NAME or starts with ``NAME/`` (node ids are ``HOST/USER`` by default, so one machine key
+speaks for every user of its PC), else it is dropped and counted as ``node-not-owned``; and only
+when its ``host`` is NAME, else ``host-not-owned``. The computer stored is NAME as it was allowed,
+never the report's free text. Names compare ignoring ASCII case (``common.curve.same_name``).
 
 ZAP only runs when a connection is set up, so the check on every report also looks the key up in
 the allow-list in force: reports from a key revoked while its connection stays open are dropped
@@ -11,27 +13,31 @@ the allow-list in force: reports from a key revoked while its connection stays o
 
 Threads: the ZAP handler runs in pyzmq's authenticator thread with sockets of its own, a watchdog
 observer reloads the folder, and the hub's socket thread checks reports. The allow-list they share
-is an immutable snapshot that a reload replaces in one assignment; nobody mutates it.
+is an immutable snapshot that a reload replaces in one assignment; nobody mutates it. A folder
+shared between hubs over the network changes without any event here, so the hub's tick also
+compares the folder's listing with the one last loaded (``refresh``).
 """
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Callable, Mapping, Protocol
+from typing import Callable, Iterable, Mapping, Protocol
 
 import zmq
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
-from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
 from zmq.auth.thread import ThreadAuthenticator
 
 from common.curve import (NAME_RULE, PUBLIC_SUFFIX, SECRET_SUFFIX, KeyFileError, KeyPair, owns,
-                          read_key_file, valid_name)
+                          private_folder, read_key_file, same_name, valid_name)
 from common.protocol import ProtocolError, Report
-from hub.watcher import CONTENT_EVENTS, DEBOUNCE_SECONDS
+from hub.addresses import peer_address
+from hub.watcher import CONTENT_EVENTS, DEBOUNCE_SECONDS, stop_observer, watch_folder
 
 log = logging.getLogger("procmesh.hub.auth")
 
@@ -75,8 +81,28 @@ def load_allow_list(folder: Path) -> tuple[AllowList, list[str]]:
         if key in names:
             problems.append(f"{path}: the same key is already allowed as {names[key]!r}; ignored")
             continue
+        twin = allowed_name(names.values(), name)
+        if twin is not None:
+            problems.append(f"{path}: {name!r} is already allowed as {twin!r} (names are compared "
+                            "ignoring case); ignored")
+            continue
         names[key] = name
     return AllowList(MappingProxyType(names)), problems
+
+
+def allowed_name(names: Iterable[str], wanted: str) -> str | None:
+    """The name among ``names`` that is ``wanted`` up to case, as spelled when it was allowed."""
+    return next((name for name in names if same_name(name, wanted)), None)
+
+
+def _listing(folder: Path) -> frozenset[tuple[str, int, int]]:
+    """Name, modification time and size of each key file: what a change to the folder changes."""
+    try:
+        with os.scandir(folder) as entries:
+            return frozenset((entry.name, entry.stat().st_mtime_ns, entry.stat().st_size)
+                             for entry in entries if entry.name.endswith(PUBLIC_SUFFIX))
+    except OSError:
+        return frozenset()
 
 
 class Security(Protocol):
@@ -86,7 +112,13 @@ class Security(Protocol):
 
     def secure(self, sock: zmq.Socket) -> None: ...
 
-    def check_sender(self, report: Report, frame: zmq.Frame) -> None: ...
+    def check_sender(self, report: Report, frame: zmq.Frame) -> Report:
+        """The report as it may be stored, or ProtocolError when its sender may not send it."""
+        ...
+
+    def refresh(self) -> None:
+        """Pick up credentials changed without a file-system event; called on the hub's tick."""
+        ...
 
     def stop(self) -> None: ...
 
@@ -100,7 +132,10 @@ class Plaintext:
     def secure(self, sock: zmq.Socket) -> None:
         pass
 
-    def check_sender(self, report: Report, frame: zmq.Frame) -> None:
+    def check_sender(self, report: Report, frame: zmq.Frame) -> Report:
+        return report
+
+    def refresh(self) -> None:
         pass
 
     def stop(self) -> None:
@@ -151,7 +186,7 @@ class _Authenticator(ThreadAuthenticator):
     async def handle_zap_message(self, msg: list[bytes]) -> None:
         # Frames: version, request id, domain, peer address, routing id, mechanism, credentials.
         if len(msg) > 3:
-            self._check.address = msg[3].decode("utf-8", "replace")
+            self._check.address = peer_address(msg[3].decode("utf-8", "replace"))
         await super().handle_zap_message(msg)
 
 
@@ -181,7 +216,8 @@ class _FolderEvents(FileSystemEventHandler):
 class CurveServer:
     """CURVE server sockets behind a ZAP handler that admits the keys in ``keys_dir/allowed``."""
 
-    def __init__(self, keys_dir: Path, accept_any: bool = False) -> None:
+    def __init__(self, keys_dir: Path, accept_any: bool = False, checked_every: float = 30.0) -> None:
+        """``checked_every``: how often the hub calls ``refresh`` (for the log only)."""
         secret_file = hub_secret_file(keys_dir)
         if not secret_file.exists():
             raise KeyFileError(f"curve is on but the hub has no key pair ({secret_file} is missing): "
@@ -189,11 +225,13 @@ class CurveServer:
         self._pair: KeyPair = read_key_file(secret_file, need_secret=True)
         self._folder = allowed_folder(keys_dir)
         self._accept_any = accept_any
+        self._checked_every = checked_every
         self._allowed = AllowList()
         self._reload_lock = threading.Lock()
         self._loaded = False
+        self._listing: frozenset[tuple[str, int, int]] | None = None   # of the allow-list in force
         self._auth: _Authenticator | None = None
-        self._observer: Observer | None = None
+        self._observer: BaseObserver | None = None
         self._events = _FolderEvents(self.reload)
 
     def start(self, ctx: zmq.Context) -> None:
@@ -203,14 +241,11 @@ class CurveServer:
             log.warning("CURVE on with accept_any_node: traffic is encrypted, but any node key is "
                         "admitted and may report for any node id")
         else:
-            try:
-                self._folder.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise KeyFileError(f"cannot create {self._folder}: {exc.strerror or exc}") from None
+            private_folder(self._folder)
             self.reload()
-            self._observer = Observer()
-            self._observer.schedule(self._events, str(self._folder), recursive=False)
-            self._observer.start()
+            self._observer = watch_folder(self._folder, self._events,
+                                          f"the allow-list is checked for changes every "
+                                          f"{self._checked_every:g} s instead (a revoke takes effect then)")
         check = _KeyCheck(lambda: self._allowed, self._accept_any)
         self._auth = _Authenticator(ctx, check)
         self._auth.start()
@@ -222,10 +257,11 @@ class CurveServer:
         sock.zap_domain = ZAP_DOMAIN.encode()
         sock.curve_server = True
 
-    def check_sender(self, report: Report, frame: zmq.Frame) -> None:
-        """Raise ProtocolError when the key that sent ``frame`` may not report for ``report.node``."""
+    def check_sender(self, report: Report, frame: zmq.Frame) -> Report:
+        """``report`` with its computer taken from the key that sent ``frame``; ProtocolError when
+        that key may not report for ``report.node`` or for the computer ``report.host``."""
         if self._accept_any:
-            return
+            return report
         key = frame.get("User-Id")   # pyzmq's ZAP handler sets the client's Z85 public key here
         name = self._allowed.names.get(key)
         if name is None:
@@ -235,10 +271,27 @@ class CurveServer:
             raise ProtocolError("node-not-owned", f"report for {report.node!r} from the key of "
                                                   f"{name!r}, which may only report for {name!r} "
                                                   f"and {name + '/...'!r}")
+        if not same_name(report.host, name):
+            raise ProtocolError("host-not-owned", f"report with host {report.host!r} from the key of "
+                                                  f"{name!r}, which may only report for computer {name!r}")
+        return report._replace(host=name)
+
+    def refresh(self) -> None:
+        """Reload the allow-list if its folder's listing changed since the last load, on a thread
+        of its own: the listing of thousands of keys must not hold the hub's socket thread."""
+        if not self._accept_any:
+            threading.Thread(target=self._reload_if_changed, name="procmesh-allow-list",
+                             daemon=True).start()
+
+    def _reload_if_changed(self) -> None:
+        if _listing(self._folder) != self._listing:
+            self.reload()
 
     def reload(self) -> None:
         """Re-read the allow-list folder; log what changed and every file that was skipped."""
         with self._reload_lock:
+            # Listed first: a change during the load then shows at the next refresh.
+            self._listing = _listing(self._folder)
             fresh, problems = load_allow_list(self._folder)
             previous, self._allowed = self._allowed, fresh
             first, self._loaded = not self._loaded, True
@@ -261,10 +314,7 @@ class CurveServer:
     def stop(self) -> None:
         self._events.cancel()
         if self._observer is not None:
-            # watchdog's inotify emitter logs a spurious ERROR when an event races its own shutdown.
-            logging.getLogger("watchdog.observers.inotify").setLevel(logging.CRITICAL)
-            self._observer.stop()
-            self._observer.join(2.0)
+            stop_observer(self._observer)
             self._observer = None
         if self._auth is not None:
             self._auth.stop()

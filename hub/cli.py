@@ -22,7 +22,7 @@ from hub.auth import CurveServer, Plaintext, Security
 from hub.keys import CURVE_OPTIONS, KEYS_DIR, add_keys_parser, cmd_keys
 from hub.limits import raise_open_files_limit
 from hub.sample import SAMPLE_WATCHLIST
-from hub.server import BindError, Hub, HubOptions
+from hub.server import REBROADCAST_SECONDS, BindError, Hub, HubOptions
 from hub.storage import Storage, open_storage, parse_db_url, password_in_url
 
 log = logging.getLogger("procmesh.hub")
@@ -149,7 +149,8 @@ def _security(settings: dict) -> Security:
         if settings["accept_any_node"]:
             raise SettingsError("accept_any_node only applies with curve = true (--curve)")
         return Plaintext()
-    return CurveServer(Path(settings["keys_dir"]).expanduser(), settings["accept_any_node"])
+    return CurveServer(Path(settings["keys_dir"]).expanduser(), settings["accept_any_node"],
+                       checked_every=REBROADCAST_SECONDS)
 
 
 def cmd_init_db(_parsed: argparse.Namespace, settings: dict) -> int:

@@ -1,8 +1,10 @@
 """``procmesh-hub keys``: the hub's CURVE key pair and the allow-list of node keys.
 
 Layout under ``keys_dir``: ``hub.key`` (public, give it to the nodes), ``hub.key_secret`` (owner
-only) and ``allowed/NAME.key``, one public key per enrolled node name. A running hub notices
-changes to ``allowed/`` by itself (see hub/auth.py).
+only) and ``allowed/NAME.key``, one public key per enrolled node name. Both folders are the
+owner's only: whoever may write ``allowed/`` decides which computers get in. A running hub
+notices changes to ``allowed/`` by itself (see hub/auth.py). Names compare ignoring case, as
+computer names do, so ``PC-07`` and ``pc-07`` are one name.
 """
 from __future__ import annotations
 
@@ -11,9 +13,10 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from common.curve import (NAME_RULE, PUBLIC_SUFFIX, SECRET_SUFFIX, KeyFileError, KeyPair, is_z85_key,
-                          read_key_file, read_metadata, valid_name, write_key_file, write_key_pair)
+                          private_folder, read_key_file, read_metadata, same_name, valid_name,
+                          write_key_file, write_key_pair)
 from common.settings import Option, boolean
-from hub.auth import HUB_KEY_STEM, allowed_folder, hub_secret_file, load_allow_list
+from hub.auth import HUB_KEY_STEM, allowed_folder, allowed_name, hub_secret_file, load_allow_list
 from hub.tables import render_table
 
 KEYS_DIR = Option("keys_dir", "keys", "folder of the hub's key pair and of allowed/NAME.key, the "
@@ -66,7 +69,10 @@ def cmd_keys(parsed: argparse.Namespace, settings: dict) -> int:
 
 def init_hub_keys(keys_dir: Path, force: bool) -> str:
     pair = write_key_pair(keys_dir, HUB_KEY_STEM, {"name": HUB_KEY_STEM}, force)
-    allowed_folder(keys_dir).mkdir(exist_ok=True)
+    # Only the hub's own keys live here, so a folder that exists is narrowed too: with a umask of
+    # 002, the default for users on Debian and Ubuntu, allowed/ would be writable by a whole group.
+    for folder in (keys_dir, allowed_folder(keys_dir)):
+        private_folder(folder, narrow_existing=True)
     return (f"hub key pair written: {keys_dir / (HUB_KEY_STEM + PUBLIC_SUFFIX)} (public) and "
             f"{hub_secret_file(keys_dir)} (secret, readable by you only)\n"
             f"hub public key: {pair.public.decode()}\n"
@@ -78,10 +84,8 @@ def allow(keys_dir: Path, arguments: Sequence[str], name: str | None = None, for
     if name is not None and len(arguments) > 1:
         raise KeyFileError("--name names a single key: give one FILE or KEY with it")
     folder = allowed_folder(keys_dir)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise KeyFileError(f"cannot create {folder}: {exc.strerror or exc}") from None
+    private_folder(keys_dir)
+    private_folder(folder)
     current, _ = load_allow_list(folder)
     names = dict(current.names)
     done = []
@@ -89,16 +93,19 @@ def allow(keys_dir: Path, arguments: Sequence[str], name: str | None = None, for
         key, chosen = _key_and_name(argument, name)
         if not valid_name(chosen):
             raise KeyFileError(f"{chosen!r} is not a node name ({NAME_RULE}): choose one with --name")
-        if names.get(key) == chosen:
-            done.append(f"{chosen} was already allowed")
+        if key in names and same_name(names[key], chosen):
+            done.append(f"{names[key]} was already allowed")
             continue
         if key in names:
             raise KeyFileError(f"this key is already allowed as {names[key]!r}: revoke that name first")
+        # A name allowed in another case keeps its spelling: it is the computer name stored.
+        chosen = allowed_name(names.values(), chosen) or chosen
         target = folder / (chosen + PUBLIC_SUFFIX)
         if target.exists() and not force:
             raise KeyFileError(f"{chosen} is already allowed with another key: revoke it first, or add "
                                "--force to replace it")
         write_key_file(target, KeyPair(key.encode("ascii")), {"name": chosen})
+        names = {k: n for k, n in names.items() if n != chosen}
         names[key] = chosen
         done.append(f"allowed {chosen}: {key}")
     return "\n".join(done)
@@ -123,16 +130,28 @@ def _key_and_name(argument: str, name: str | None) -> tuple[str, str]:
 
 def revoke(keys_dir: Path, names: Sequence[str]) -> str:
     folder = allowed_folder(keys_dir)
+    files = sorted(path.name[:-len(PUBLIC_SUFFIX)] for path in folder.glob("*" + PUBLIC_SUFFIX))
+    found = []
     for name in names:
         # A name is a file name: refusing anything else keeps "../x" from leaving the folder.
         if not valid_name(name):
             raise KeyFileError(f"{name!r} is not a node name ({NAME_RULE})")
-        if not (folder / (name + PUBLIC_SUFFIX)).is_file():
+        spelled = allowed_name(files, name)
+        if spelled is None:
             raise KeyFileError(f"{name!r} is not allowed (no {folder / (name + PUBLIC_SUFFIX)}); "
                                "procmesh-hub keys list shows who is")
-    for name in names:
-        (folder / (name + PUBLIC_SUFFIX)).unlink()
-    return "\n".join(f"revoked {name}: a running hub drops its reports from now on" for name in names)
+        found.append(spelled)
+    for name in found:
+        _remove(folder, name)
+    return "\n".join(f"revoked {name}: a running hub drops its reports from now on" for name in found)
+
+
+def _remove(folder: Path, name: str) -> None:
+    path = folder / (name + PUBLIC_SUFFIX)
+    try:
+        path.unlink()
+    except OSError as exc:
+        raise KeyFileError(f"cannot revoke {name}: cannot delete {path}: {exc.strerror or exc}") from None
 
 
 def list_keys(keys_dir: Path) -> str:

@@ -23,9 +23,11 @@ from common.errors import ProcmeshError
 from common.protocol import (DEFAULT_IDLE_AFTER, MAX_FRAME_BYTES, Config, ProtocolError, ack_frame,
                              config_frame, decode_report, make_config)
 from common.watchlist import WatchEntry
+from hub.addresses import peer_address
 from hub.auth import Plaintext, Security
 from hub.clock import ClockOffsets
 from hub.limits import near_capacity
+from hub.recent import RecentNodes
 from hub.storage import Storage
 from hub.watcher import WatchFileWatcher
 from hub.writer import Received, Writer
@@ -101,8 +103,11 @@ def _tune_for_many_peers(sock: zmq.Socket) -> None:
 
 class Hub:
     def __init__(self, options: HubOptions, storage: Storage, watch: list[WatchEntry],
-                 security: Security | None = None) -> None:
+                 security: Security | None = None, tick_seconds: float = REBROADCAST_SECONDS) -> None:
+        """``tick_seconds``: how often the config is re-broadcast and the watch file and the
+        allow-list are checked for changes no file-system event reported."""
         self.options = options
+        self._tick = tick_seconds
         self._security = security or Plaintext()
         self._ctx = zmq.Context()
         # A pending send with the default linger would make term() wait forever.
@@ -112,7 +117,7 @@ class Hub:
         self._config = self._next_config(watch)
         self._stop = threading.Event()
         self._signals = 0
-        self._nodes_seen: set[str] = set()
+        self._nodes = RecentNodes(options.interval)
         self._clocks = ClockOffsets()
         self._drops: Counter[str] = Counter()
         self._received = 0
@@ -120,7 +125,8 @@ class Hub:
         self._bind()
         self._writer = Writer(storage, InprocSender(self._ctx, ACK_ENDPOINT), interval=options.interval)
         self._watcher = WatchFileWatcher(options.watch_file, watch,
-                                         InprocSender(self._ctx, WATCH_ENDPOINT))
+                                         InprocSender(self._ctx, WATCH_ENDPOINT),
+                                         checked_every=tick_seconds)
 
     def _socket(self, kind: int) -> zmq.Socket:
         sock = self._ctx.socket(kind)
@@ -139,6 +145,10 @@ class Hub:
         for sock, endpoint in ((self._xpub, self.options.config_endpoint),
                                (self._pull, self.options.report_endpoint)):
             _tune_for_many_peers(sock)
+            # Both families: "*" binds "::" with IPv4 mapped in, and IPv6 addresses are accepted.
+            # Where the system has no IPv6 at all, libzmq falls back to IPv4 by itself
+            # (tests/test_ipv6.py runs a hub that cannot create IPv6 sockets).
+            sock.setsockopt(zmq.IPV6, 1)
             self._security.secure(sock)
             try:
                 sock.bind(endpoint)
@@ -169,6 +179,10 @@ class Hub:
             log.warning("second stop signal: exiting at once, pending session updates are not stored")
             os._exit(1)
         log.info("received %s: storing what is pending, then stopping", signal.Signals(signum).name)
+        self.request_stop()
+
+    def request_stop(self) -> None:
+        """Make ``run`` store what is pending and return; from any thread."""
         self._stop.set()
 
     def run(self) -> bool:
@@ -191,7 +205,7 @@ class Hub:
         poller = zmq.Poller()
         for sock in (self._pull, self._xpub, self._watch_in, self._acks_in):
             poller.register(sock, zmq.POLLIN)
-        next_broadcast = time.monotonic() + REBROADCAST_SECONDS
+        next_tick = time.monotonic() + self._tick
         next_summary = time.monotonic() + SUMMARY_SECONDS
         while not self._stop.is_set():
             events = dict(poller.poll(POLL_CAP_MS))
@@ -207,14 +221,20 @@ class Hub:
                 log.error("the database writer stopped unexpectedly; stopping the hub")
                 return False
             now = time.monotonic()
-            if now >= next_broadcast:
-                # Safety net for a subscriber that attached between welcome message and subscribe.
-                self._xpub.send(config_frame(self._config))
-                next_broadcast = now + REBROADCAST_SECONDS
+            if now >= next_tick:
+                self._on_tick()
+                next_tick = now + self._tick
             if now >= next_summary:
                 self._log_summary("last minute")
                 next_summary = now + SUMMARY_SECONDS
         return True
+
+    def _on_tick(self) -> None:
+        # Safety net for a subscriber that attached between welcome message and subscribe.
+        self._xpub.send(config_frame(self._config))
+        # Changes that raise no file-system event: network shares edited elsewhere, symlinks.
+        self._watcher.request_check()
+        self._security.refresh()
 
     def _shutdown(self) -> bool:
         """Stop every thread; True when everything received was stored."""
@@ -243,26 +263,25 @@ class Hub:
         """Read up to ``batch`` frames, then let the poller serve the other sockets too."""
         received: list[Received] = []
         now = time.time()
+        monotonic = time.monotonic()
         for _ in range(batch):
             try:
                 frame = self._pull.recv(zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 break
             try:
-                report = decode_report(frame.bytes)
-                self._security.check_sender(report, frame)
+                report = self._security.check_sender(decode_report(frame.bytes), frame)
             except ProtocolError as exc:
                 self._count_drop(exc)
                 continue
             self._received += 1
-            peer = frame.get("Peer-Address") or ""
-            if report.node not in self._nodes_seen:
-                self._nodes_seen.add(report.node)
+            peer = peer_address(frame.get("Peer-Address") or "")
+            if self._nodes.heard(report.node, monotonic):
                 log.info("node joined: %s (computer %s, user %s, address %s, agent %s)",
                          report.node, report.host, report.user, peer, report.agent)
             offset = self._clocks.observe(report.node, report.sent, now)
             if report.kind == "bye":
-                self._nodes_seen.discard(report.node)
+                self._nodes.left(report.node)
                 self._clocks.forget(report.node)
                 log.info("node left: %s", report.node)
             received.append(Received(report, peer, now, offset))
@@ -302,11 +321,12 @@ class Hub:
 
     def _log_summary(self, period: str) -> None:
         drops = ", ".join(f"{reason} {n}" for reason, n in sorted(self._drops.items())) or "none"
-        log.info("%s: %d reports received from %d nodes; reports dropped: %s",
-                 period, self._received, len(self._nodes_seen), drops)
-        if near_capacity(len(self._nodes_seen), self.options.node_capacity):
+        nodes = self._nodes.count(time.monotonic())
+        log.info("%s: %d reports received; %d nodes heard from in the last %g s; reports dropped: %s",
+                 period, self._received, nodes, self._nodes.window, drops)
+        if near_capacity(nodes, self.options.node_capacity):
             log.warning("%d nodes connected: the open-files limit leaves room for about %d; raise it "
                         "(ulimit -n, or LimitNOFILE= for a systemd service) before more nodes are "
-                        "turned away", len(self._nodes_seen), self.options.node_capacity)
+                        "turned away", nodes, self.options.node_capacity)
         self._received = 0
         self._drops.clear()

@@ -50,11 +50,3 @@ def token_user(lookup: Callable[[], Account], fallback: Callable[[], str]) -> st
     except OSError as exc:
         log.warning("cannot read this process's token (%s); taking the user name from psutil", exc)
         return fallback().rpartition("\\")[2].casefold()
-
-
-def host_for_key(host: str, key_name: str, case_insensitive: bool) -> str:
-    """The host name as the node's key spells it, when the two differ only in case on a system
-    whose host names ignore case: the hub compares node ids with the enrolled name exactly."""
-    if case_insensitive and key_name and key_name.casefold() == host.casefold():
-        return key_name
-    return host

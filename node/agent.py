@@ -56,6 +56,7 @@ class Endpoints:
 
     config: tuple[str, ...]
     report: tuple[str, ...]
+    ipv6: bool = False   # some hub is reachable over IPv6 only (node/ipv6.py)
 
 
 class NoConfigError(ProcmeshError):
@@ -77,9 +78,11 @@ RECONNECT_FIRST_MS = (1000, 3000)
 RECONNECT_MAX_MS = 6000
 
 
-def _tune(sock: zmq.Socket) -> None:
+def _tune(sock: zmq.Socket, ipv6: bool = False) -> None:
     # Randomised reconnects spread a whole lab's reconnects after a hub restart; heartbeats notice a
     # frozen hub that TCP alone would not.
+    if ipv6:
+        sock.setsockopt(zmq.IPV6, 1)
     sock.setsockopt(zmq.RECONNECT_IVL, random.randint(*RECONNECT_FIRST_MS))
     sock.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_MAX_MS)
     sock.setsockopt(zmq.HEARTBEAT_IVL, 10_000)
@@ -119,7 +122,7 @@ class NodeAgent:
 
     def _open_sub(self) -> zmq.Socket:
         sub = self._ctx.socket(zmq.SUB)
-        _tune(sub)
+        _tune(sub, self.endpoints.ipv6)
         self._links.prepare(sub)
         sub.setsockopt(zmq.SUBSCRIBE, CONFIG_TOPIC)
         sub.setsockopt(zmq.SUBSCRIBE, ack_topic(self.identity.node))
@@ -129,7 +132,7 @@ class NodeAgent:
 
     def _open_push(self) -> zmq.Socket:
         push = self._ctx.socket(zmq.PUSH)
-        _tune(push)
+        _tune(push, self.endpoints.ipv6)
         # Without IMMEDIATE a report to a hub that is down parks in a dead pipe; with it the send
         # fails at once, and the next report carries the same state anyway.
         push.setsockopt(zmq.IMMEDIATE, 1)

@@ -22,11 +22,11 @@ from common.errors import ProcmeshError, os_error_line
 from common.logs import LOG_OPTIONS, install_exception_hooks, logs_to_file, setup_logging
 from common.protocol import CODECS, encode_report
 from common.settings import Option, SettingsError, add_options, load_toml, positive_count, resolve
-from node.accounts import host_for_key
 from node.agent import Endpoints, NodeAgent, NodeIdentity
 from node.clock import Clock
 from node.outbox import Outbox
 from node.handshake import HubLinks, Reachability
+from node.ipv6 import Families, address_families, needs_ipv6
 from node.keys import KEY_OPTIONS, KEYS_DIR, build_keys_parser, curve_client, init_node_keys
 from node.platform import WINDOWS, current_user, hostname
 from node.presence.source import PresenceSource, probe_opener
@@ -110,15 +110,19 @@ def check_hub_placeholder(settings: dict) -> None:
                             "and set hub in the machine-wide node.toml")
 
 
-def endpoints(settings: dict) -> Endpoints:
+def endpoints(settings: dict, families: Families = address_families) -> Endpoints:
     hosts = [f"[{host}]" if ":" in host and not host.startswith("[") else host  # bare IPv6
              for host in settings["hub"]]
-    return Endpoints(settings["config_endpoint"] or tuple(f"tcp://{h}:{CONFIG_PORT}" for h in hosts),
-                     settings["report_endpoint"] or tuple(f"tcp://{h}:{REPORT_PORT}" for h in hosts))
+    config = settings["config_endpoint"] or tuple(f"tcp://{h}:{CONFIG_PORT}" for h in hosts)
+    report = settings["report_endpoint"] or tuple(f"tcp://{h}:{REPORT_PORT}" for h in hosts)
+    return Endpoints(config, report, needs_ipv6((*config, *report), families))
 
 
 def identity(settings: dict, key_name: str = "") -> NodeIdentity:
-    host, user = host_for_key(hostname(), key_name, WINDOWS), current_user()
+    """Who this node reports as. With a CURVE key the computer is the name the key was made for
+    (the host name unless ``keys init --name`` chose another, in whatever case): the hub stores
+    that name and drops reports that claim another computer."""
+    host, user = key_name or hostname(), current_user()
     node = settings["node_id"] or f"{host}/{user}"
     if "\0" in node or len(node) > 255:
         raise SettingsError("node_id must be at most 255 characters, without NUL")

@@ -49,6 +49,11 @@ def stored_sessions(url: str) -> list[tuple[bytes, StoredSession]]:
             for sid, node, user, computer, process, start, end in rows]
 
 
+def stored_online(url: str) -> dict[str, bool]:
+    """Each node's `online` flag as stored, which only a goodbye clears (``status`` also judges by age)."""
+    return {node: bool(online) for node, online in raw_sql(url, "SELECT node, online FROM nodes")}
+
+
 def last_seen(url: str) -> dict[str, float]:
     """Each node's `lastSeen`, as the hub stored it."""
     return {node: db_time(seen) for node, seen in raw_sql(url, "SELECT node, lastSeen FROM nodes")}

@@ -7,7 +7,8 @@ from datetime import datetime
 
 # common/logs.py's format starts with logging's asctime: local time, milliseconds after a comma.
 _STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
-_SUMMARY = re.compile(r": (\d+) reports received from (\d+) nodes; reports dropped: (.*)$")
+_SUMMARY = re.compile(r": (\d+) reports received; (\d+) nodes heard from in the last [\d.e+]+ s; "
+                      r"reports dropped: (.*)$")
 
 
 def timed_lines(log: str, text: str) -> list[tuple[float, str]]:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from tests.fakeapps import unique_name
 from tests.waiting import wait_for
@@ -37,10 +37,11 @@ def python_env(home: Path | None = None) -> dict[str, str]:
 
 
 def run_cli(program: str, *args: str, cwd: Path | None = None, timeout: float = 30.0,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m hub|node ARGS`` to completion, as a person would at a prompt."""
-    return subprocess.run([sys.executable, "-m", program, *args], cwd=cwd, env=env or python_env(cwd),
-                          capture_output=True, text=True, timeout=timeout)
+            env: dict[str, str] | None = None, wrapper: Sequence[str] = ()) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m hub|node ARGS`` to completion, as a person would at a prompt; ``wrapper``
+    is a command that runs it (tests/sandbox.py)."""
+    return subprocess.run([*wrapper, sys.executable, "-m", program, *args], cwd=cwd,
+                          env=env or python_env(cwd), capture_output=True, text=True, timeout=timeout)
 
 
 @dataclass
@@ -73,11 +74,12 @@ class Running:
 
 
 def start(program: str, args: list[str], cwd: Path, log_name: str,
-          extra_env: dict[str, str] | None = None) -> Running:
-    """Start ``python -m program ARGS`` in cwd; ``extra_env`` adds variables to its own."""
+          extra_env: dict[str, str] | None = None, wrapper: Sequence[str] = ()) -> Running:
+    """Start ``python -m program ARGS`` in cwd; ``extra_env`` adds variables (test hooks) to its own,
+    ``wrapper`` is a command that runs it (tests/sandbox.py)."""
     log_path = cwd / log_name
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", program, *args], cwd=cwd,
+        proc = subprocess.Popen([*wrapper, sys.executable, "-m", program, *args], cwd=cwd,
                                 env={**python_env(cwd), **(extra_env or {})},
                                 stdout=log, stderr=subprocess.STDOUT)
     return Running(proc, log_path)
@@ -118,8 +120,8 @@ class Mesh:
                 "--interval", str(self.interval), "--grace", str(self.grace), *presence,
                 "--log-level", "DEBUG"]
 
-    def start_hub(self, wait: bool = True) -> Running:
-        hub = start("hub", self.hub_args(), self.folder, f"hub-{len(self.children)}.log")
+    def start_hub(self, wait: bool = True, wrapper: Sequence[str] = ()) -> Running:
+        hub = start("hub", self.hub_args(), self.folder, f"hub-{len(self.children)}.log", wrapper=wrapper)
         self.children.append(hub)
         if wait:
             hub.wait_log("hub listening")

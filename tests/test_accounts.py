@@ -1,10 +1,10 @@
 """Who a process counts for: service accounts by SID (their names are translated), names without
-the domain and case-folded, the SID where no name can be had; the host name as the key spells it."""
+the domain and case-folded, the SID where no name can be had."""
 from __future__ import annotations
 
 import pytest
 
-from node.accounts import Account, host_for_key, is_service_account, owner_from_account, token_user
+from node.accounts import Account, is_service_account, owner_from_account, token_user
 
 
 @pytest.mark.parametrize("account, service", [
@@ -43,16 +43,6 @@ def test_an_unreadable_token_falls_back_to_psutils_reading(caplog) -> None:
         raise PermissionError(5, "Access is denied")
     assert token_user(refuse, lambda: "LAB\\Alice") == "alice"
     assert "cannot read this process's token" in caplog.text
-
-
-@pytest.mark.parametrize("host, key, case_insensitive, expected", [
-    ("LAB-PC07", "lab-pc07", True, "lab-pc07"),
-    ("LAB-PC07", "lab-pc07", False, "LAB-PC07"),
-    ("LAB-PC07", "lab-pc08", True, "LAB-PC07"),
-    ("LAB-PC07", "", True, "LAB-PC07"),
-])
-def test_the_host_name_as_the_key_spells_it(host, key, case_insensitive, expected) -> None:
-    assert host_for_key(host, key, case_insensitive) == expected
 
 
 def test_on_posix_the_user_comes_from_the_uid_not_the_environment(monkeypatch) -> None:

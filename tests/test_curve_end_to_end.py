@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -17,6 +18,7 @@ from hub.keys import allow, init_hub_keys, revoke
 from hub.storage.timefmt import from_text
 from node.keys import init_node_keys
 from tests.fakeapps import unique_name
+from tests.hublog import summaries
 from tests.processes import Mesh, Running, start
 from tests.waiting import wait_for
 
@@ -63,6 +65,13 @@ class CurveLab:
     def stored_nodes(self) -> set[str]:
         return {node for node, _ in self.stored()}
 
+    def computers(self) -> set[tuple[str, str]]:
+        """(node, computerName) of every stored session and of every row of ``nodes``."""
+        path = self.mesh.db_url.removeprefix("sqlite:///")
+        with sqlite3.connect(path) as conn:
+            return set(conn.execute("SELECT node, computerName FROM records UNION "
+                                    "SELECT node, computerName FROM nodes"))
+
     def assert_only_stored(self, node: str) -> None:
         """Wait for ``node``'s session, let it report a second longer, then nobody else may be stored."""
         wait_for(lambda: (node, self.label) in self.stored(), 20, f"a session of {node}")
@@ -104,6 +113,8 @@ def test_an_allowed_node_is_stored_and_an_unknown_key_is_denied_and_logged(lab: 
     denied.wait_log("denied this node's key")
     assert f"procmesh-hub keys allow '{public_key(stranger)}' --name pc-stranger" in denied.log()
     lab.assert_only_stored("pc-good/alice")
+    # The computer is the name the key was made and allowed for, not this machine's host name.
+    assert lab.computers() == {("pc-good/alice", "pc-good")}
 
 
 def test_a_plaintext_node_against_a_curve_hub_stores_nothing(lab: CurveLab) -> None:
@@ -164,6 +175,31 @@ def test_a_report_for_another_nodes_id_is_dropped(lab: CurveLab) -> None:
     wait_for(lambda: "pc-a/mallory" in lab.stored_nodes(), 15, "the key's own report stored")
     assert lab.stored_nodes() == {"pc-a/mallory"}
     assert "dropped a report (node-not-owned: report for 'pc-b/alice' from the key of 'pc-a'" in hub.log()
+
+
+def test_the_computer_stored_is_the_keys_name_and_a_report_claiming_another_is_dropped(
+        lab: CurveLab) -> None:
+    folder = lab.node_keys("pc-a", allowed=True)
+    hub = lab.start_hub()
+    pair = read_key_file(folder / "node.key_secret", need_secret=True)
+    hub_key = read_key_file(lab.keys / "hub.key").public
+    now = time.time()
+
+    def report(node: str, host: str) -> bytes:
+        session = SessionState(new_sid(), lab.label, now - 10, now, True)
+        return encode_report(Report(node, host, "mallory", 1, now, "", "test", "Linux", (session,)))
+
+    send_with_key(pair, hub_key, lab.mesh.report_port,
+                  # Its own node id, but another computer; then a Windows PC naming itself in capitals.
+                  [report("pc-a/mallory", "bob-pc"), report("PC-A/alice", "PC-A")])
+    wait_for(lambda: "PC-A/alice" in lab.stored_nodes(), 15, "the key's own report stored")
+    assert lab.computers() == {("PC-A/alice", "pc-a")}
+    assert "dropped a report (host-not-owned: report with host 'bob-pc' from the key of 'pc-a'" in hub.log()
+    assert hub.stop() == 0
+    dropped: Counter[str] = Counter()
+    for summary in summaries(hub.log()):
+        dropped.update(summary.drops)
+    assert dropped == {"host-not-owned": 1}
 
 
 def test_accept_any_node_encrypts_but_admits_every_key(lab: CurveLab) -> None:

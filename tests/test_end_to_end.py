@@ -13,6 +13,7 @@ import zmq
 from common.ids import new_sid
 from common.protocol import Report, SessionState, encode_report
 from hub.storage import UsageRow, open_storage
+from tests.dbrows import stored_online
 from tests.fakeapps import unique_name
 from tests.processes import Mesh, run_cli, start
 from tests.waiting import wait_for
@@ -73,8 +74,10 @@ def test_programs_on_a_node_become_sessions_in_the_database(mesh: Mesh, fake_app
 
     last_end = stored_end(mesh, first)
     assert node.stop() == 0
-    # The node's goodbye closes its sessions and marks it offline.
-    wait_for(lambda: node_states(mesh)["e2e-pc/alice"]["online"] is False, 10, "node offline after bye")
+    # The node's goodbye closes its sessions and marks it offline: the stored flag, which no
+    # amount of silence changes (status would also call a silent node offline after 3 intervals).
+    wait_for(lambda: stored_online(mesh.db_url)["e2e-pc/alice"] is False, 10, "node offline after bye")
+    assert "node left: e2e-pc/alice" in hub.log()
     assert stored_end(mesh, first) >= last_end
     assert hub.stop() == 0
     assert "Traceback" not in hub.log() + node.log()

@@ -306,8 +306,8 @@ def send_oversized(endpoint: str) -> None:
 
 
 @pytest.fixture
-def flood_mesh(new_mesh, mariadb_url: str) -> Mesh:
-    return new_mesh(mariadb_url, watch="anything\n")
+def flood_mesh(new_mesh, storage_url: str) -> Mesh:
+    return new_mesh(storage_url, watch="anything\n")
 
 
 @pytest.mark.timeout(180)

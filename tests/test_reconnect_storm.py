@@ -1,13 +1,21 @@
 """A thousand nodes, each with its own SUB and PUSH connection, reconnect to a restarted hub: every
-one gets the watch list again (the XPUB welcome message) and resumes reporting."""
+one gets the watch list again (the XPUB welcome message) and resumes reporting.
+
+How soon is bounded by the nodes' reconnect schedule (node/agent.py: at least every 9 s, however
+long the hub was away) plus the time this machine needs to serve such a storm, which the test
+measures in the same run from the first storm, when the thousand nodes join the fresh hub: a
+loaded machine widens the bound by what it slows down, and a node that waited for the hub's
+30 s re-broadcast instead of the welcome message still fails it."""
 from __future__ import annotations
 
 import statistics
+import time
 
 import pytest
 import zmq
 
-from node.agent import _tune
+from hub.server import REBROADCAST_SECONDS
+from node.agent import RECONNECT_FIRST_MS, RECONNECT_MAX_MS, _tune
 from tests.dbrows import last_seen
 from tests.hublog import first_time
 from tests.processes import Mesh
@@ -19,7 +27,8 @@ NODES_EACH = 500
 NODES = SIM_PROCESSES * NODES_EACH
 # 500 reports/s in all: a busy lab, without drowning two cores in simulated traffic.
 INTERVAL = 2.0
-CONFIG_WITHIN = 10.0  # seconds after the hub is back
+# libzmq waits at most the maximum interval plus a random part of the first one between attempts.
+RECONNECT_WITHIN = (RECONNECT_MAX_MS + RECONNECT_FIRST_MS[1]) / 1000
 
 
 @pytest.fixture
@@ -40,6 +49,7 @@ def test_a_thousand_nodes_get_the_config_and_report_again_after_a_hub_restart(me
     wait_for(lambda: reporting_since(mesh.db_url, 0) == NODES, 90, "every node reporting")
 
     assert hub.stop() == 0
+    restarted = time.time()
     hub = mesh.start_hub()
     back = first_time(hub.log(), "hub listening")
     wait_for(lambda: reporting_since(mesh.db_url, back) == NODES, 60, "every node reporting again")
@@ -47,18 +57,26 @@ def test_a_thousand_nodes_get_the_config_and_report_again_after_a_hub_restart(me
     truths = [sim.finish() for sim in sims]
     assert all(truth.drained for truth in truths)
     assert hub.stop() == 0
+    # The first storm: from the simulators' start to the last node holding the hub's config.
+    first_storm = max(node.config_times[0] for truth in truths for node in truth.nodes.values()) - min(
+        truth.started for truth in truths)
     delays = {}
     for truth in truths:
         for name, node in truth.nodes.items():
-            after = [t for t in node.config_times if t >= back]
+            # From the restart on: a node may get the welcome before the hub's first log line.
+            after = [t for t in node.config_times if t >= restarted]
             assert after, f"{name} got no config from the restarted hub"
             delays[name] = after[0] - back
     assert len(delays) == NODES
-    late = {name: round(delay, 2) for name, delay in delays.items() if delay > CONFIG_WITHIN}
-    assert late == {}
+    within = RECONNECT_WITHIN + first_storm + 1.0
+    # Past the re-broadcast, a node that missed the welcome message would pass unnoticed.
+    assert within < REBROADCAST_SECONDS, f"the first storm took {first_storm:.1f} s: too loaded to tell"
+    late = {name: round(delay, 2) for name, delay in delays.items() if delay > within}
+    assert late == {}, f"later than {within:.1f} s (the first storm took {first_storm:.1f} s)"
     ordered = sorted(delays.values())
-    print(f"time to config after the hub's return, {NODES} nodes: p50 {statistics.median(ordered):.2f} s, "
-          f"p99 {ordered[int(0.99 * len(ordered)) - 1]:.2f} s, max {ordered[-1]:.2f} s")
+    print(f"first storm {first_storm:.1f} s; time to config after the hub's return, {NODES} nodes: "
+          f"p50 {statistics.median(ordered):.2f} s, p99 {ordered[int(0.99 * len(ordered)) - 1]:.2f} s, "
+          f"max {ordered[-1]:.2f} s")
 
 
 def test_node_sockets_reconnect_after_different_delays() -> None:

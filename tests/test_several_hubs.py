@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.storage import open_storage
+from tests.dbrows import stored_sessions
 from tests.fakeapps import stop_fake_app, unique_name
 from tests.processes import Mesh, Running, start
 from tests.waiting import wait_for
@@ -22,11 +22,9 @@ def start_node(folder: Path, node_id: str, hubs: list[Mesh]) -> Running:
     return start("node", args, folder, f"node-{node_id.replace('/', '-')}.log")
 
 
-def sessions_of(db_url: str, label: str) -> tuple[int, float]:
-    """How many sessions of ``label`` are stored, and their latest end."""
-    with open_storage(db_url) as storage:
-        rows = [row for row in storage.usage(None, None, ["process"]) if row.key == (label,)]
-    return (rows[0].sessions, rows[0].last) if rows else (0, 0.0)
+def ends_of(db_url: str, label: str) -> list[float]:
+    """The end of every stored session of ``label``, one per row."""
+    return [row.end for _, row in stored_sessions(db_url) if row.process == label]
 
 
 def test_a_hub_killed_mid_run_loses_nothing_and_splits_no_session(
@@ -48,21 +46,25 @@ def test_a_hub_killed_mid_run_loses_nothing_and_splits_no_session(
         for running in (running_a, running_b):
             for node_id in ("pc1/alice", "pc2/bob"):
                 running.wait_log(f"node joined: {node_id}", timeout=20)
-        wait_for(lambda: sessions_of(mariadb_url, label)[0] == 2, 20, "one session per node")
+        wait_for(lambda: len(ends_of(mariadb_url, label)) == 2, 20, "one session per node")
 
         running_a.kill()
         killed_at = time.time()
         # Hub B alone takes over: the same two sessions keep growing, no new rows appear.
-        wait_for(lambda: sessions_of(mariadb_url, label)[1] > killed_at + 4 * hub_a.interval, 20,
-                 "sessions still growing after hub A died")
+        wait_for(lambda: min(ends_of(mariadb_url, label)) > killed_at, 20,
+                 "both sessions growing after hub A died")
+        running_until = time.time()
+        wait_for(lambda: min(ends_of(mariadb_url, label)) >= running_until, 20,
+                 "both sessions recorded at a moment the program still ran")
         stop_fake_app(app)
         gone_at = time.time()
         for node in nodes:
             assert node.stop() == 0
-        count, last_end = sessions_of(mariadb_url, label)
-        assert count == 2
-        # The sessions end at the last scan that saw the program, one interval before it went at most.
-        assert gone_at - hub_a.interval - 0.5 <= last_end <= gone_at
+        ends = ends_of(mariadb_url, label)
+        assert len(ends) == 2
+        # Each ends at the last scan that saw the program: after a moment it ran, never after it went
+        # (the goodbye closes the sessions where they were last seen, not at the moment of the bye).
+        assert all(running_until <= end <= gone_at for end in ends), (running_until, ends, gone_at)
         assert running_b.stop() == 0
         assert "Traceback" not in running_b.log() + "".join(node.log() for node in nodes)
     finally:

@@ -178,3 +178,16 @@ def test_rejected_file_is_logged_once_while_it_stays_unchanged(
     wait_for(lambda: watcher_messages(caplog, logging.ERROR), timeout=4,
              message="the rejection of the broken file")
     assert stays_false(lambda: len(watcher_messages(caplog, logging.ERROR)) > 1, seconds=0.5)
+
+
+def test_a_check_rereads_the_file_and_logs_a_refusal_once_until_its_reason_changes(
+        start_watching, watch_file, sink, caplog) -> None:
+    watcher = start_watching()
+    watch_file.write_text("x = re:(\n", encoding="utf-8")
+    wait_for(lambda: watcher_messages(caplog, logging.ERROR), timeout=4, message="the rejection")
+    for _ in range(3):   # as the hub's tick asks, every 30 s
+        watcher.request_check()
+    assert stays_false(lambda: len(watcher_messages(caplog, logging.ERROR)) > 1, seconds=0.5)
+    watch_file.write_text("y = \n", encoding="utf-8")
+    wait_for(lambda: len(watcher_messages(caplog, logging.ERROR)) == 2, timeout=4, message="a new refusal")
+
