@@ -18,6 +18,8 @@ CREATE TABLE IF NOT EXISTS records (
     endTime      DATETIME(3)  NOT NULL COMMENT 'UTC, last time the program was seen running',
     sid          BINARY(16)   NOT NULL COMMENT 'session id chosen by the node (UUIDv7)',
     node         VARCHAR(255) NOT NULL COMMENT 'id of the node that reported the session',
+    activeSeconds     DOUBLE NULL COMMENT 'seconds of it the user was active at the computer (NULL: not measured)',
+    foregroundSeconds DOUBLE NULL COMMENT 'seconds of it one of its processes had the focused window, the user active',
     PRIMARY KEY (id),
     UNIQUE KEY records_sid (sid),
     KEY records_endTime (endTime),
@@ -58,6 +60,8 @@ CREATE TABLE IF NOT EXISTS rollup_usage (
     carried      INT          NOT NULL COMMENT 'of those, the sessions that began before the day',
     firstStart   DATETIME(3)  NOT NULL COMMENT 'UTC, earliest start of those sessions',
     lastEnd      DATETIME(3)  NOT NULL COMMENT 'UTC, latest end of those sessions',
+    activeSeconds     DOUBLE NULL COMMENT 'sum of their activeSeconds in the day (NULL: none measured)',
+    foregroundSeconds DOUBLE NULL COMMENT 'sum of their foregroundSeconds in the day',
     PRIMARY KEY (day, computerName, user, process),
     KEY rollup_usage_process (process, day)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

@@ -39,6 +39,9 @@ setup(
         "prometheus-client>=0.20",
         # The Windows service and the process-token reading (node/windows/).
         'pywin32>=306; sys_platform == "win32"',
+        # Active and foreground time on Linux desktops: X11, and Wayland desktops over D-Bus.
+        'python-xlib>=0.33; sys_platform == "linux"',
+        'jeepney>=0.8; sys_platform == "linux"',
     ],
     extras_require={
         # mypy with the pywin32 stubs checks the Windows-only modules on any system.

@@ -1,10 +1,14 @@
 """Node scan benchmark: CPU time of one Scanner.scan(), and of a whole scan tick (scan, session
-tracker, outbox write), against a bare psutil loop, same run.
+tracker, outbox write), against a bare psutil loop; and of the tick with the presence probe (the
+desktop's idle time, lock and focused window, and their accounting) against the tick without; same
+run.
 
 Starts EXTRA unwatched filler processes and MATCHING watched ones (copies of sleep named
 "fillerapp" and "chrome", as a browser runs many processes) so the machine looks like a busy desktop, then
-alternates the two loops so both see the same machine. Also starts a real ``python -m node`` against
-a throwaway hub and reports its resident memory after a few scans.
+alternates the loops so all see the same machine. The presence probe reads a desktop of its own
+(Xvfb with openbox and a focused window of a watched program) when Xvfb is installed. Also starts a
+real ``python -m node`` against a throwaway hub, without a desktop and on that desktop, and reports
+its resident memory after a few scans.
 
     python bench/node_scan.py                  # 500 extra + 20 matching processes, 50 rounds
     python bench/node_scan.py --extra 20 --matching 2 --rounds 5     # smoke size (CI)
@@ -26,8 +30,11 @@ from harness import bench_env, start_hub
 from common.watchlist import Matcher, parse_watchlist
 from node.clock import Clock
 from node.outbox import Outbox
+from node.presence.ledger import PresenceLedger
+from node.presence.x11 import X11Probe
 from node.scanner import Scanner
 from node.sessions import SessionTracker
+from tests.xdesktop import PROGRAMS, Desktop, start_desktop
 
 WATCH = """\
 chrome.exe
@@ -51,24 +58,41 @@ def bare_loop() -> None:
         proc.info["name"]
 
 
-def node_tick(scanner: Scanner, outbox_path: Path):
-    """What a node does at each tick besides sending: scan, update its sessions, write its outbox."""
-    clock, tracker, outbox = Clock(), SessionTracker(30.0), Outbox(outbox_path)
+def node_tick(scanner: Scanner, outbox_path: Path, desktop: Desktop | None = None):
+    """What a node does at each tick besides sending: scan, update its sessions, write its outbox;
+    with a desktop, also read it and account for what it says, as a node there does."""
+    probe = X11Probe(desktop.display) if desktop is not None else None
+    ledger = PresenceLedger(300.0) if probe is not None else None
+    clock, tracker, outbox = Clock(), SessionTracker(30.0, presence=ledger), Outbox(outbox_path)
 
     def tick() -> None:
-        tracker.observe(clock.read(), scanner.scan())
+        at = clock.read()
+        readings = probe.read() if probe is not None else {}
+        tracker.observe(at, scanner.scan(), readings)
         outbox.save(tracker.changes())
 
     return tick
 
 
-def node_rss(folder: Path, scans: int = 3) -> float:
-    """Resident MB of a real node process after a few scans at a short interval."""
+def open_desktop(folder: Path) -> Desktop | None:
+    """A virtual screen with a focused window of a watched program, or None without Xvfb."""
+    if any(shutil.which(name) is None for name in PROGRAMS):
+        return None
+    (folder / "desktop").mkdir()
+    desktop = start_desktop(folder / "desktop")
+    desktop.focus(desktop.open_window("chrome"))
+    return desktop
+
+
+def node_rss(folder: Path, desktop: Desktop | None, scans: int = 3) -> float:
+    """Resident MB of a real node process after a few scans at a short interval; without a desktop
+    it has none to measure."""
     (folder / "watch.txt").write_text(WATCH)
     hub = start_hub(folder, f"sqlite:///{folder / 'h.db'}", folder / "watch.txt", "--interval", "0.5")
+    env = {**bench_env(folder), "DISPLAY": "", "WAYLAND_DISPLAY": "", **(desktop.session if desktop else {})}
     node = subprocess.Popen([sys.executable, "-m", "node", "--config-endpoint", hub.config_endpoint,
                              "--report-endpoint", hub.report_endpoint, "--node-id", "bench-rss",
-                             "--log-level", "WARNING"], env=bench_env(folder), cwd=folder,
+                             "--log-level", "WARNING"], env=env, cwd=folder,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(1.0 + scans * 0.5)
@@ -92,30 +116,44 @@ def main() -> None:
             program = folder / name
             shutil.copy(shutil.which("sleep") or "/bin/sleep", program)
             procs += [subprocess.Popen([str(program), "600"]) for _ in range(count)]
+        desktop = open_desktop(folder)
         try:
             scanner = Scanner(Matcher(parse_watchlist(WATCH)), "user")
             tick = node_tick(scanner, folder / "outbox.sqlite")
+            probed = node_tick(scanner, folder / "outbox-presence.sqlite", desktop) if desktop else tick
             scanner.scan()
             bare_loop()
             tick()
-            bare, ours, ticks = [], [], []
+            probed()
+            bare, ours, ticks, probed_ticks = [], [], [], []
             for _ in range(args.rounds):
                 bare.append(cpu_of(bare_loop))
                 ours.append(cpu_of(scanner.scan))
                 ticks.append(cpu_of(tick))
+                probed_ticks.append(cpu_of(probed))
             count = len(psutil.pids())
-            rss = node_rss(folder)
+            rss = node_rss(folder, None)
+            rss_presence = node_rss(folder, desktop) if desktop is not None else None
         finally:
+            if desktop is not None:
+                desktop.close()
             for proc in procs:
                 proc.kill()
             for proc in procs:
                 proc.wait()
-    b, o, t = statistics.median(bare), statistics.median(ours), statistics.median(ticks)
+    b, o, t, p = (statistics.median(values) for values in (bare, ours, ticks, probed_ticks))
     print(f"processes on the machine      {count}")
     print(f"bare process_iter(['name'])   {b * 1000:8.2f} ms CPU per scan (median of {args.rounds})")
     print(f"node Scanner.scan()           {o * 1000:8.2f} ms CPU per scan   ratio {o / b:.2f}")
     print(f"node tick (+sessions, outbox) {t * 1000:8.2f} ms CPU per scan   ratio {t / b:.2f}")
-    print(f"node process RSS              {rss:8.1f} MB")
+    if desktop is None:
+        print("tick + presence probe         not measured: Xvfb, openbox, xdotool or xlogo is missing")
+    else:
+        print(f"tick + presence probe         {p * 1000:8.2f} ms CPU per scan   ratio to the tick {p / t:.2f}"
+              f"   (X11 on Xvfb {desktop.display})")
+    print(f"node process RSS              {rss:8.1f} MB   (no desktop to measure)")
+    if rss_presence is not None:
+        print(f"node process RSS              {rss_presence:8.1f} MB   (measuring presence on Xvfb)")
 
 
 if __name__ == "__main__":

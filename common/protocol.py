@@ -36,6 +36,10 @@ MAX_ACK_SEQS = 256
 CONFIG_TOPIC = b"cfg\0"
 ACK_PREFIX = b"ack\0"
 
+DEFAULT_IDLE_AFTER = 300.0
+# A session's active or foreground seconds may exceed its length by float rounding, not more.
+DURATION_SLACK = 0.01
+
 CODECS = ("msgpack", "json")
 REPORT_KINDS = ("report", "bye")
 
@@ -57,6 +61,10 @@ class SessionState(NamedTuple):
     end: float
     open: bool
     owner: str | None = None
+    # Seconds of the session during which the user was active at the computer, and during which
+    # the focused window was one of the label's processes; None: not measured (DESIGN §10).
+    active: float | None = None
+    foreground: float | None = None
 
 
 class Report(NamedTuple):
@@ -86,6 +94,8 @@ class Config:
     grace: float
     watch: tuple[WatchEntry, ...]
     issued: float
+    # Seconds without input after which the user counts as away; hubs of 0.1.0 do not send it.
+    idle_after: float = DEFAULT_IDLE_AFTER
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +179,9 @@ def encode_report(report: Report, codec: str = "msgpack") -> bytes:
         "user": report.user, "seq": report.seq, "sent": report.sent, "cfg": report.cfg,
         "agent": report.agent, "os": report.os, "sessions": sessions,
     }
+    presence = _encode_presence(report.sessions)
+    if presence is not None:
+        body["presence"] = presence
     if as_json:
         return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     return msgpack.packb(body, use_bin_type=True)
@@ -199,9 +212,48 @@ def decode_report(frame: bytes) -> Report:
         cfg=fields.string("cfg"),
         agent=fields.string("agent"),
         os=fields.string("os"),
-        sessions=tuple([_decode_session(row, i) for i, row in enumerate(raw_sessions)]),
+        sessions=_with_presence(tuple([_decode_session(row, i) for i, row in enumerate(raw_sessions)]),
+                                data.get("presence")),
         kind=kind,
     )
+
+
+# Active and foreground seconds travel in a list of their own beside ``sessions``, one entry per
+# session: ``[active, foreground]`` (each a number or nil) or nil for a session not measured. A hub
+# of 0.1.0 rejects session rows longer than 6 elements but ignores keys it does not know, so it
+# stores the sessions of a newer node and drops only these values.
+
+def _encode_presence(sessions: Sequence[SessionState]) -> list[list[float | None] | None] | None:
+    if all(s.active is None and s.foreground is None for s in sessions):
+        return None
+    return [None if s.active is None and s.foreground is None else
+            [_rounded(s.active), _rounded(s.foreground)] for s in sessions]
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 3)
+
+
+def _with_presence(sessions: tuple[SessionState, ...], presence: Any) -> tuple[SessionState, ...]:
+    if presence is None:
+        return sessions
+    if not isinstance(presence, (list, tuple)) or len(presence) != len(sessions):
+        raise ProtocolError("bad-presence", "presence must be a list with one entry per session")
+    measured = []
+    for i, (state, entry) in enumerate(zip(sessions, presence)):
+        if entry is None:
+            measured.append(state)
+            continue
+        name = f"presence[{i}]"
+        if not isinstance(entry, (list, tuple)) or len(entry) != 2:
+            raise ProtocolError("bad-presence", f"{name} must be [active, foreground] or nil")
+        longest = state.end - state.start + DURATION_SLACK
+        active, foreground = (None if value is None else check_number(value, name, 0.0, longest)
+                              for value in entry)
+        if active is not None and foreground is not None and foreground > active + DURATION_SLACK:
+            raise ProtocolError("bad-presence", f"{name}: foreground time exceeds active time")
+        measured.append(state._replace(active=active, foreground=foreground))
+    return tuple(measured)
 
 
 def _decode_session(row: Any, index: int) -> SessionState:
@@ -244,19 +296,24 @@ def _decode_sid(value: Any, name: str) -> bytes:
 
 # ---- hub -> node -------------------------------------------------------------------------------
 
-def watch_digest(watch: Sequence[WatchEntry], interval: float, grace: float) -> str:
-    """A short stable digest of everything a node applies, so nodes skip configs they hold."""
-    canonical = json.dumps(
-        [[[e.label, list(e.patterns)] for e in watch], float(interval), float(grace)],
-        ensure_ascii=False, separators=(",", ":"),
-    )
+def watch_digest(watch: Sequence[WatchEntry], interval: float, grace: float,
+                 idle_after: float = DEFAULT_IDLE_AFTER) -> str:
+    """A short stable digest of everything a node applies, so nodes skip configs they hold.
+
+    idle_after counts only when it is not the default: a hub of 0.1.0, which does not send it, and
+    a newer one with the same list then publish the same digest, and a node that hears both during
+    an upgrade does not apply their configs in turn."""
+    applied: list[Any] = [[[e.label, list(e.patterns)] for e in watch], float(interval), float(grace)]
+    if float(idle_after) != DEFAULT_IDLE_AFTER:
+        applied.append(float(idle_after))
+    canonical = json.dumps(applied, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
 def make_config(watch: Sequence[WatchEntry], interval: float, grace: float, version: int,
-                issued: float) -> Config:
-    return Config(watch_digest(watch, interval, grace), version, float(interval), float(grace),
-                  tuple(watch), issued)
+                issued: float, idle_after: float = DEFAULT_IDLE_AFTER) -> Config:
+    return Config(watch_digest(watch, interval, grace, idle_after), version, float(interval),
+                  float(grace), tuple(watch), issued, float(idle_after))
 
 
 def ack_topic(node: str) -> bytes:
@@ -267,7 +324,8 @@ def ack_topic(node: str) -> bytes:
 def config_frame(config: Config) -> bytes:
     body = {
         "v": VERSION, "kind": "config", "digest": config.digest, "version": config.version,
-        "interval": config.interval, "grace": config.grace, "issued": config.issued,
+        "interval": config.interval, "grace": config.grace, "idle_after": config.idle_after,
+        "issued": config.issued,
         "watch": [{"label": e.label, "patterns": list(e.patterns)} for e in config.watch],
     }
     return CONFIG_TOPIC + msgpack.packb(body, use_bin_type=True)
@@ -324,6 +382,8 @@ def _decode_config(data: dict[str, Any]) -> Config:
         grace=fields.number("grace", 0.0, 86_400.0),
         watch=tuple(watch),
         issued=check_timestamp(fields.raw("issued"), "issued"),
+        idle_after=(fields.number("idle_after", 0.05, 86_400.0) if "idle_after" in data
+                    else DEFAULT_IDLE_AFTER),
     )
 
 

@@ -11,6 +11,7 @@ from common.errors import ProcmeshError, os_error_line
 from common import __version__
 from common.curve import KeyFileError
 from common.logs import LOG_OPTIONS, setup_logging
+from common.protocol import DEFAULT_IDLE_AFTER
 from common.settings import (Option, SettingsError, add_options, non_negative_seconds,
                              positive_seconds, resolve, settings_file)
 from common.timing import grace_problem
@@ -44,6 +45,8 @@ RUN_OPTIONS = (
     INTERVAL,
     Option("grace", 30.0, "seconds a program may vanish before its session ends (at least twice the "
            "interval)", non_negative_seconds, metavar="SECONDS"),
+    Option("idle_after", DEFAULT_IDLE_AFTER, "seconds without keyboard or mouse input after which "
+           "the user counts as away, from the last input on", positive_seconds, metavar="SECONDS"),
     RETENTION_DAYS,
     *CURVE_OPTIONS,
 )
@@ -137,7 +140,8 @@ def cmd_run(_parsed: argparse.Namespace, settings: dict) -> int:
         raise
     try:
         hub = Hub(HubOptions(settings["config_endpoint"], settings["report_endpoint"],
-                             settings["interval"], settings["grace"], watch_file, capacity), storage,
+                             settings["interval"], settings["grace"], watch_file, capacity,
+                             settings["idle_after"]), storage,
                   watch, security)
     except (BindError, KeyFileError):
         storage.close()

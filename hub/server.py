@@ -20,8 +20,8 @@ import msgpack
 import zmq
 
 from common.errors import ProcmeshError
-from common.protocol import (MAX_FRAME_BYTES, Config, ProtocolError, ack_frame, config_frame,
-                             decode_report, make_config)
+from common.protocol import (DEFAULT_IDLE_AFTER, MAX_FRAME_BYTES, Config, ProtocolError, ack_frame,
+                             config_frame, decode_report, make_config)
 from common.watchlist import WatchEntry
 from hub.addresses import peer_address
 from hub.auth import Plaintext, Security
@@ -53,6 +53,7 @@ class HubOptions:
     watch_file: Path
     # Nodes the open-files limit leaves room for (hub.limits); None: no known limit.
     node_capacity: int | None = None
+    idle_after: float = DEFAULT_IDLE_AFTER
 
 
 class BindError(ProcmeshError):
@@ -163,7 +164,8 @@ class Hub:
 
     def _next_config(self, watch: list[WatchEntry]) -> Config:
         self._version += 1
-        return make_config(watch, self.options.interval, self.options.grace, self._version, time.time())
+        return make_config(watch, self.options.interval, self.options.grace, self._version, time.time(),
+                           self.options.idle_after)
 
     # ---- lifecycle ------------------------------------------------------------------------------
 

@@ -60,21 +60,45 @@ def _emit(fmt: str, header: Sequence[str], table_rows: Callable[[], list[list[st
 
 def format_usage(rows: Sequence[UsageRow], by: Sequence[str], fmt: str, zone: tzinfo | None = None) -> str:
     """``time``/``seconds`` is seat time; ``program time``/``program_seconds`` (the plain sum over
-    programs) is shown where ``process`` is not a key, since only then can the two differ."""
+    programs) is shown where ``process`` is not a key, since only then can the two differ.
+
+    Active and foreground time show where some session of the report has them (nodes of 0.1.0 and
+    desktops that cannot be measured leave them unknown): "-" in a table, empty or null elsewhere.
+    Without ``process`` among the keys, active time is a sum over programs like program time, and
+    is named so; foreground time is not (one window has the focus at a time)."""
     program = "process" not in by
-    header = [*by, "sessions", "time", *(["program time"] if program else []), "first start", "last end"]
-    fields = [*by, "sessions", "seconds", *(["program_seconds"] if program else []), "first_start", "last_end"]
+    measured = [(name, pick) for name, pick in (("program active" if program else "active", _active),
+                                                ("foreground", _foreground))
+                if any(pick(r) is not None for r in rows)]
+    header = [*by, "sessions", "time", *(["program time"] if program else []),
+              *(name for name, _ in measured), "first start", "last end"]
+    fields = [*by, "sessions", "seconds", *(["program_seconds"] if program else []),
+              *(f"{name.replace(' ', '_')}_seconds" for name, _ in measured), "first_start", "last_end"]
     short, iso = _time_formats(zone)
     return _emit(
         fmt, header,
         lambda: [[*r.key, str(r.sessions), duration(r.seconds),
-                  *([duration(r.program_seconds)] if program else []), short(r.first), short(r.last)]
+                  *([duration(r.program_seconds)] if program else []),
+                  *(_maybe(pick(r), duration, "-") for _, pick in measured), short(r.first), short(r.last)]
                  for r in rows],
         fields,
         lambda: [dict(zip(fields, (*r.key, r.sessions, round(r.seconds, 3),
                                    *([round(r.program_seconds, 3)] if program else []),
+                                   *(_maybe(pick(r), lambda s: round(s, 3), None) for _, pick in measured),
                                    iso(r.first), iso(r.last))))
                  for r in rows])
+
+
+def _active(row: UsageRow) -> float | None:
+    return row.active
+
+
+def _foreground(row: UsageRow) -> float | None:
+    return row.foreground
+
+
+def _maybe(seconds: float | None, show: Callable[[float], object], missing: object) -> object:
+    return missing if seconds is None else show(seconds)
 
 
 def _time_formats(zone: tzinfo | None) -> tuple[Callable[[float], str], Callable[[float], str]]:

@@ -1,7 +1,8 @@
 """The writer thread: drains decoded reports into the database and tells the hub what to ack.
 
-Pending sessions are coalesced by session id (keeping the latest ``end``), so memory grows with the
-number of distinct sessions, not with the report rate or the length of a database outage. A flush
+Pending sessions are coalesced by session id (keeping the latest ``end`` and the largest active and
+foreground seconds), so memory grows with the number of distinct sessions, not with the report
+rate or the length of a database outage. A flush
 writes everything pending in one transaction; only after the commit are the nodes' acks released.
 """
 from __future__ import annotations
@@ -62,9 +63,9 @@ class _Pending:
             if known is None:
                 self.sessions[s.sid] = SessionRow(
                     s.sid, report.node, item.client_ip, s.owner or report.user, report.host,
-                    s.label, s.start + offset, end)
-            elif end > known.end:
-                known.end = end
+                    s.label, s.start + offset, end, s.active, s.foreground)
+            else:
+                known.grow(end, s.active, s.foreground)
         self.nodes[report.node] = NodeRow(
             report.node, report.host, report.user, item.client_ip, report.os, report.agent,
             report.cfg, item.received, report.kind != "bye", self.interval)

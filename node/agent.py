@@ -19,13 +19,15 @@ import zmq
 
 from common import __version__
 from common.errors import ProcmeshError
-from common.protocol import (CONFIG_TOPIC, Ack, Config, ProtocolError, Report, SessionState,
-                             ack_topic, decode_hub_frame, encode_report)
+from common.protocol import (CONFIG_TOPIC, DEFAULT_IDLE_AFTER, Ack, Config, ProtocolError, Report,
+                             SessionState, ack_topic, decode_hub_frame, encode_report)
 from common.timing import grace_problem
 from common.watchlist import Matcher, WatchListError
 from node.clock import Clock
 from node.handshake import HubLinks
 from node.outbox import Outbox
+from node.presence.ledger import PresenceLedger
+from node.presence.source import PresenceSource
 from node.scanner import Scanner
 from node.sessions import DEFAULT_MAX_CLOSED, SessionTracker
 
@@ -92,13 +94,15 @@ class NodeAgent:
     def __init__(self, identity: NodeIdentity, endpoints: Endpoints, scope: str = "user",
                  codec: str = "msgpack", outbox: Outbox | None = None,
                  max_closed: int = DEFAULT_MAX_CLOSED, links: HubLinks | None = None,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, presence: PresenceSource | None = None) -> None:
         self.identity = identity
         self.endpoints = endpoints
         self.scope = scope
         self.codec = codec
         self.config: Config | None = None
-        self.tracker = SessionTracker(DEFAULT_GRACE, max_closed=max_closed)
+        self._presence = presence
+        self._ledger = PresenceLedger(DEFAULT_IDLE_AFTER) if presence is not None else None
+        self.tracker = SessionTracker(DEFAULT_GRACE, max_closed=max_closed, presence=self._ledger)
         self._outbox = outbox
         self._clock = clock or Clock()
         self._scanner: Scanner | None = None
@@ -221,6 +225,8 @@ class NodeAgent:
         self._ctx.term()
         if self._outbox is not None:
             self._outbox.close()
+        if self._presence is not None:
+            self._presence.close()
 
     # ---- receiving ------------------------------------------------------------------------------
 
@@ -269,6 +275,8 @@ class NodeAgent:
             self._outbox.save_config(config)
         self._scanner = Scanner(matcher, self.scope, created=self._clock.created)
         self.tracker.grace = config.grace
+        if self._ledger is not None:
+            self._ledger.idle_after = config.idle_after
         self._interval = config.interval
         now = time.monotonic()
         if first:
@@ -277,17 +285,20 @@ class NodeAgent:
             self._next_tick = now + random.uniform(0, config.interval)
         else:
             self._next_tick = min(self._next_tick or now, now + config.interval)
-        log.info("applied config %s (version %d): %d labels, interval %.1f s, grace %.0f s",
-                 config.digest, config.version, len(config.watch), config.interval, config.grace)
+        log.info("applied config %s (version %d): %d labels, interval %.1f s, grace %.0f s, "
+                 "idle after %.0f s", config.digest, config.version, len(config.watch),
+                 config.interval, config.grace, config.idle_after)
 
     # ---- scanning and reporting -----------------------------------------------------------------
 
     def _scan(self) -> None:
         assert self._scanner is not None
         # Read before the scan: a process created while the scan ran may be missed by it, and the
-        # next scan then counts it from its start, which is after this moment.
+        # next scan then counts it from its start, which is after this moment. The desktop is read
+        # right after the clock: a reading's idle time counts back from that moment.
         at = self._clock.read()
-        self.tracker.observe(at, self._scanner.scan())
+        readings = self._presence.read() if self._presence is not None else {}
+        self.tracker.observe(at, self._scanner.scan(), readings)
 
     def _tick(self) -> None:
         self._scan()

@@ -29,6 +29,7 @@ from node.handshake import HubLinks, Reachability
 from node.ipv6 import Families, address_families, needs_ipv6
 from node.keys import KEY_OPTIONS, KEYS_DIR, build_keys_parser, curve_client, init_node_keys
 from node.platform import WINDOWS, current_user, hostname
+from node.presence.source import PresenceSource, probe_opener
 from node.scanner import SCOPES
 from node.sessions import DEFAULT_MAX_CLOSED
 from node.sitefile import machine_settings_file
@@ -289,7 +290,8 @@ def _run(who: NodeIdentity, hubs: Endpoints, settings: dict, links: HubLinks, re
         # The outbox is opened only under the lock: one run of a node id owns it at a time.
         agent = NodeAgent(who, hubs, settings["scope"], settings["codec"],
                           Outbox(node_file(data_folder(), who.node, ".outbox.sqlite")),
-                          settings["outbox_limit"], links, clock)
+                          settings["outbox_limit"], links, clock,
+                          PresenceSource(probe_opener(settings["scope"])))
         if threading.current_thread() is threading.main_thread():
             agent.install_signal_handlers()   # a service runs the node in another thread
         if own_relay and WINDOWS:

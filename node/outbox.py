@@ -36,7 +36,9 @@ CREATE TABLE IF NOT EXISTS sessions (
     owner TEXT,
     start REAL NOT NULL,
     end REAL NOT NULL,
-    open INTEGER NOT NULL
+    open INTEGER NOT NULL,
+    active REAL,
+    foreground REAL
 )"""
 _CONFIG_SCHEMA = "CREATE TABLE IF NOT EXISTS config (one INTEGER PRIMARY KEY CHECK (one = 1), frame BLOB)"
 _LAST_SCAN_SCHEMA = """
@@ -55,9 +57,13 @@ CREATE TABLE IF NOT EXISTS carried (
     end REAL NOT NULL,
     processes TEXT NOT NULL
 )"""
+# Active and foreground seconds (node.presence), which outboxes of release 0.1.0 lack.
+_ADD_MEASURED = {"active": "ALTER TABLE sessions ADD COLUMN active REAL",
+                 "foreground": "ALTER TABLE sessions ADD COLUMN foreground REAL"}
 _UPSERT = """
-INSERT INTO sessions (sid, label, owner, start, end, open) VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT (sid) DO UPDATE SET start = excluded.start, end = excluded.end, open = excluded.open"""
+INSERT INTO sessions (sid, label, owner, start, end, open, active, foreground) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (sid) DO UPDATE SET start = excluded.start, end = excluded.end, open = excluded.open,
+active = excluded.active, foreground = excluded.foreground"""
 
 
 class Outbox:
@@ -78,9 +84,10 @@ class Outbox:
         """The sessions a previous run left, as it last saw them."""
         if self._db is None:
             return []
-        rows = self._db.execute("SELECT sid, label, start, end, open, owner FROM sessions").fetchall()
-        return [SessionState(sid, label, start, end, bool(is_open), owner)
-                for sid, label, start, end, is_open, owner in rows]
+        rows = self._db.execute("SELECT sid, label, start, end, open, owner, active, foreground "
+                                "FROM sessions").fetchall()
+        return [SessionState(sid, label, start, end, bool(is_open), owner, active, foreground)
+                for sid, label, start, end, is_open, owner, active, foreground in rows]
 
     def load_carry(self) -> Carry | None:
         """What the previous run left for continuity, if it scanned at all."""
@@ -101,8 +108,8 @@ class Outbox:
             return
         try:
             with self._db:
-                self._db.executemany(_UPSERT, [(s.sid, s.label, s.owner, s.start, s.end, s.open)
-                                               for s in changes.updated])
+                self._db.executemany(_UPSERT, [(s.sid, s.label, s.owner, s.start, s.end, s.open,
+                                                s.active, s.foreground) for s in changes.updated])
                 self._db.executemany("DELETE FROM sessions WHERE sid = ?",
                                      [(sid,) for sid in changes.gone])
                 if changes.carry is not None:
@@ -161,6 +168,10 @@ class Outbox:
             db.execute("PRAGMA synchronous = NORMAL")
             for schema in (_SCHEMA, _CONFIG_SCHEMA, _LAST_SCAN_SCHEMA, _CARRIED_SCHEMA):
                 db.execute(schema)
+            present = {name for (name,) in db.execute("SELECT name FROM pragma_table_info('sessions')")}
+            for column, statement in _ADD_MEASURED.items():
+                if column not in present:
+                    db.execute(statement)
             db.execute("SELECT COUNT(*) FROM sessions").fetchone()
         except sqlite3.DatabaseError:
             db.close()

@@ -11,6 +11,8 @@ from common.ids import new_sid as default_new_sid
 from common.protocol import SessionState
 from node.clock import Reading, watched_between
 from node.continuity import Carry, CarriedSession, is_among, oldest_processes
+from node.presence.ledger import PresenceLedger, keys_of_processes
+from node.presence.probe import Readings
 from node.scanner import ProcessId, Sighting, SightingKey
 
 log = logging.getLogger("procmesh.node")
@@ -36,10 +38,13 @@ class _Session:
     start: float
     end: float  # last time seen
     processes: frozenset[ProcessId] = frozenset()  # those of the last scan that saw it
+    active: float | None = None      # seconds; None: not measured
+    foreground: float | None = None
 
     def state(self, is_open: bool) -> SessionState:
         label, owner = self.key
-        return SessionState(self.sid, label, self.start, self.end, is_open, owner)
+        return SessionState(self.sid, label, self.start, self.end, is_open, owner, self.active,
+                            self.foreground)
 
     def carried(self) -> CarriedSession:
         label, owner = self.key
@@ -66,8 +71,10 @@ class SessionTracker:
     """
 
     def __init__(self, grace: float, new_sid: Callable[[], bytes] = default_new_sid,
-                 max_closed: int = DEFAULT_MAX_CLOSED) -> None:
+                 max_closed: int = DEFAULT_MAX_CLOSED, presence: PresenceLedger | None = None) -> None:
+        """presence: where active and foreground seconds come from; without it they stay None."""
         self.grace = grace
+        self._presence = presence
         self._new_sid = new_sid
         self._max_closed = max_closed
         self._open: dict[SightingKey, _Session] = {}
@@ -85,8 +92,10 @@ class SessionTracker:
         self._scanned = False
         self._carry_changed = False
 
-    def observe(self, at: Reading, seen: Mapping[SightingKey, Sighting]) -> None:
-        """Apply one scan read at ``at``: ``seen`` holds each active key with its processes."""
+    def observe(self, at: Reading, seen: Mapping[SightingKey, Sighting],
+                readings: Readings | None = None) -> None:
+        """Apply one scan read at ``at``: ``seen`` holds each active key with its processes, and
+        ``readings`` what the presence probe saw of the desktop then (node.presence)."""
         first, carried = not self._scanned, self._carried
         watched = self._previous is not None and watched_between(self._previous, at, self.grace)
         if not first and not watched:
@@ -94,6 +103,8 @@ class SessionTracker:
         for key, session in list(self._open.items()):
             if at.wall - session.end > self.grace:
                 self._close(key)
+        if self._presence is not None:
+            self._presence.observe(at.wall, readings or {}, keys_of_processes(seen), first or watched)
         not_before = self._not_before if first or watched else at.wall
         for key, sighting in seen.items():
             session = self._open.get(key)
@@ -105,6 +116,12 @@ class SessionTracker:
                 session.end = max(session.end, at.wall)
             session.processes = sighting.processes
             self._updated.add(session.sid)
+        if self._presence is not None:
+            for session in self._open.values():
+                measured = self._presence.measure(session.sid, session.key, session.start, session.end)
+                if measured != (session.active, session.foreground):
+                    session.active, session.foreground = measured
+                    self._updated.add(session.sid)
         self._previous, self._not_before, self._carried = at, at.wall, {}
         self._scanned = self._carry_changed = True
         self._drop_excess_closed()
@@ -116,7 +133,7 @@ class SessionTracker:
         sessions = list(sessions)
         for state in sorted(sessions, key=lambda s: s.end):
             self._closed[state.sid] = _Session(state.sid, (state.label, state.owner), state.start,
-                                               state.end)
+                                               state.end, active=state.active, foreground=state.foreground)
             if state.open:
                 self._updated.add(state.sid)
         ends = [state.end for state in sessions]
@@ -202,9 +219,15 @@ class SessionTracker:
         return min(starts)
 
     def _reopen(self, carried: CarriedSession, now: float) -> _Session:
-        self._closed.pop(carried.sid, None)
+        closed = self._closed.pop(carried.sid, None)
         self._gone.discard(carried.sid)
-        return _Session(carried.sid, carried.key, carried.start, max(carried.end, now))
+        # A session open at the previous run's last scan is among its unacknowledged ones, with the
+        # active and foreground seconds it had (an open session is never acknowledged).
+        active, foreground = (closed.active, closed.foreground) if closed is not None else (None, None)
+        if self._presence is not None:
+            self._presence.carry_over(carried.sid, active, foreground)
+        return _Session(carried.sid, carried.key, carried.start, max(carried.end, now),
+                        active=active, foreground=foreground)
 
     def _close_at_gap(self, at: Reading) -> None:
         if not self._open:
@@ -220,6 +243,9 @@ class SessionTracker:
 
     def _close(self, key: SightingKey) -> None:
         session = self._open.pop(key)
+        if self._presence is not None:
+            session.active, session.foreground = self._presence.settle(
+                session.sid, key, session.start, session.end)
         self._closed[session.sid] = session
         self._updated.add(session.sid)
 

@@ -95,6 +95,7 @@ class Mesh:
     db_url: str
     interval: float = 0.5
     grace: float = 2.0
+    idle_after: float | None = None
     config_port: int = field(default_factory=free_port)
     report_port: int = field(default_factory=free_port)
     children: list[Running] = field(default_factory=list)
@@ -116,8 +117,10 @@ class Mesh:
         return name
 
     def hub_args(self) -> list[str]:
+        presence = [] if self.idle_after is None else ["--idle-after", str(self.idle_after)]
         return ["run", "--db", self.db_url, "--watch", str(self.watch_file), *self.endpoints,
-                "--interval", str(self.interval), "--grace", str(self.grace), "--log-level", "DEBUG"]
+                "--interval", str(self.interval), "--grace", str(self.grace), *presence,
+                "--log-level", "DEBUG"]
 
     def start_hub(self, wait: bool = True, wrapper: Sequence[str] = ()) -> Running:
         hub = start("hub", self.hub_args(), self.folder, f"hub-{len(self.children)}.log", wrapper=wrapper)

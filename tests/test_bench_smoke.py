@@ -35,6 +35,7 @@ def test_node_scan_reports_both_loops() -> None:
     assert re.search(r"ratio \d+\.\d+", out), out
     assert re.search(r"node tick \(\+sessions, outbox\)\s+\d+\.\d+ ms", out), out
     assert re.search(r"node process RSS\s+\d+\.\d+ MB", out), out
+    assert re.search(r"tick \+ presence probe\s+\d+\.\d+ ms CPU per scan   ratio to the tick \d+\.\d+", out), out
 
 
 def test_config_fanout_reaches_every_node_and_its_baseline() -> None:

@@ -62,13 +62,17 @@ REVIEWED = {
     ("hub/answers/rollup.py", "_reset"): {"table"},
     ("hub/answers/rollup.py", "_set_state"): {"mark"},
     ("hub/answers/rollup.py", "_compute"): {
-        "dialect.date_param", "', '.join([mark] * 9)", "', '.join([mark] * 5)"},
+        "dialect.date_param", "', '.join([mark] * 11)", "', '.join([mark] * 5)"},
     ("hub/answers/usage.py", "rolled_usage_sql"): {"cte", "dialect.date_param", "group"},
     # Aliases g0.. of columns from KEY_COLUMNS, the slots CTE of placeholders, the Dialect's
-    # templates (hint, time placeholder, GREATEST/LEAST and seconds of column names).
+    # templates (hint, time placeholder, GREATEST/LEAST and seconds of column names, also in a
+    # piece's share of its session's measured seconds).
     ("hub/answers/usage.py", "raw_usage_sql"): {
         "', '.join(picked + ['s.k AS k'])", "cte", "end", "group", "hint", "start", "tp",
-        "seconds(dialect, 'a', 'b')", "seconds(dialect, fresh, 'b')"},
+        "seconds(dialect, 'a', 'b')", "seconds(dialect, fresh, 'b')", "share"},
+    # The rows of a derived table: the statement's first row from FIRST_REPORTED_ROW and rows of
+    # placeholders from _marks, nothing else.
+    ("hub/storage/mariadb.py", "_raise_times"): {"rows"},
     # Database names cannot be parameters; the benchmarks make them, "procmesh_bench_" plus hex.
     ("bench/harness.py", "create_database"): {"name"},
     ("bench/harness.py", "drop_database"): {"name"},

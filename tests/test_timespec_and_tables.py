@@ -10,7 +10,8 @@ from typing import Callable, Iterator
 
 import pytest
 
-from hub.storage import NodeStatus, UsageRow
+from hub.answers import UsageRow
+from hub.storage import NodeStatus
 from hub.tables import duration, format_status, format_usage, render_table
 from hub.timespec import parse_when
 
@@ -100,9 +101,9 @@ def test_table_without_rows_is_its_header_and_rule() -> None:
 
 # --- format_usage -------------------------------------------------------------------------------
 
-CHROME_USAGE = UsageRow(key=("pc1", "alice", "chrome"), sessions=3, seconds=3725.4,
+CHROME_USAGE = UsageRow(key=("pc1", "alice", "chrome"), sessions=3, seconds=3725.4, program_seconds=3725.4,
                         first=utc(2026, 11, 1, 7, 0), last=utc(2026, 11, 1, 9, 30, 15))
-WORD_USAGE = UsageRow(key=("pc10", "bob", "winword"), sessions=1, seconds=60.0,
+WORD_USAGE = UsageRow(key=("pc10", "bob", "winword"), sessions=1, seconds=60.0, program_seconds=60.0,
                       first=utc(2026, 7, 1, 6, 0), last=utc(2026, 7, 1, 6, 1))
 
 
@@ -128,7 +129,8 @@ def test_usage_json_of_no_rows_is_an_empty_list() -> None:
 
 
 def test_usage_grouped_by_fewer_columns_has_only_those_keys() -> None:
-    row = UsageRow(key=("chrome",), sessions=2, seconds=10.0, first=utc(2026, 11, 1), last=utc(2026, 11, 2))
+    row = UsageRow(key=("chrome",), sessions=2, seconds=10.0, program_seconds=10.0, first=utc(2026, 11, 1),
+                   last=utc(2026, 11, 2))
     assert list(json.loads(format_usage([row], ["process"], "json"))[0]) == [
         "process", "sessions", "seconds", "first_start", "last_end"]
 
@@ -141,8 +143,8 @@ def test_usage_csv_has_a_header_and_one_line_per_row() -> None:
 
 
 def test_usage_csv_quotes_values_that_contain_commas() -> None:
-    row = UsageRow(key=("Office, 2019",), sessions=1, seconds=1.0, first=utc(2026, 11, 1),
-                   last=utc(2026, 11, 1))
+    row = UsageRow(key=("Office, 2019",), sessions=1, seconds=1.0, program_seconds=1.0,
+                   first=utc(2026, 11, 1), last=utc(2026, 11, 1))
     parsed = list(csv.DictReader(io.StringIO(format_usage([row], ["process"], "csv"))))
     assert parsed[0]["process"] == "Office, 2019"
 

@@ -123,12 +123,13 @@ def _compute(dialect: Any, tx: Transaction, todo: Sequence[date], zone: ZoneInfo
         sql, params = raw_usage_sql(dialect, stretches, columns, hinted=True)
         for row in tx.read(sql, params):
             values = dict(zip(columns, row))
-            k, sessions, seat, program, first, last, carried = row[len(columns):]
+            k, sessions, seat, program, first, last, carried, active, foreground = row[len(columns):]
             usage_rows.append((day_of(k), values["computerName"], values["user"], values.get("process", ""),
-                               float(seat), float(program), int(sessions), int(carried), first, last))
+                               float(seat), float(program), int(sessions), int(carried), first, last,
+                               active, foreground))
     tx.executemany(f"INSERT INTO rollup_usage (day, computerName, user, process, seconds, programSeconds, "
-                   f"sessions, carried, firstStart, lastEnd) VALUES ({dialect.date_param}, "
-                   f"{', '.join([mark] * 9)})", usage_rows)
+                   f"sessions, carried, firstStart, lastEnd, activeSeconds, foregroundSeconds) "
+                   f"VALUES ({dialect.date_param}, {', '.join([mark] * 11)})", usage_rows)
     peak_rows: list[tuple[Any, ...]] = []
     for counted, who in COUNTED.items():
         sql, params = histogram_sql(dialect, stretches, who, ())

@@ -4,6 +4,9 @@
 length of the union of its sessions in the group, clipped to the window; then the sum over the
 group's nodes. Two PCs of a lab busy for an hour give 2 h; one PC with two programs open for an hour
 gives 1 h. ``program_seconds`` is the plain sum of the programs' times (the same two programs: 2 h).
+``active`` and ``foreground`` are sums of the sessions' measured seconds, like program time; a
+session split between periods or clipped to the window counts with the share of its length that
+falls in each (only its totals are stored, not when in it the user was active).
 
 A session that crosses a period boundary (a local midnight, DST included) is split between the
 periods; ``sessions`` counts a session once in each stretch of consecutive time of a group it has
@@ -38,6 +41,8 @@ class UsageRow:
     program_seconds: float           # the plain sum over programs; equals seconds when grouped by process
     first: float                     # earliest start of the sessions counted (unclipped)
     last: float                      # latest end of the sessions counted (unclipped)
+    active: float | None = None      # sum of activeSeconds; None where no session measured it
+    foreground: float | None = None  # sum of foregroundSeconds
 
 
 def grouping(text: str | Sequence[str]) -> list[str]:
@@ -92,20 +97,23 @@ def raw_usage_sql(dialect: Dialect, stretches: Sequence[Stretch], columns: Seque
     start, end = f"{dialect.greatest}(r.startTime, s.lo)", f"{dialect.least}(r.endTime, s.hi)"
     fresh = f"{dialect.greatest}(a, COALESCE(covered, a))"
     hint = f" {dialect.since_hint}" if hinted and dialect.since_hint else ""
-    # Where idle time is measured, activeSeconds and foregroundSeconds sum beside program time here.
+    # A piece's share of its session's measured seconds; a session of no length has them whole.
+    share = f"COALESCE({seconds(dialect, 'a', 'b')} / NULLIF({seconds(dialect, 'st', 'en')}, 0), 1)"
     sql = (f"WITH {cte}, "
            f"pieces AS (SELECT {', '.join(picked + ['s.k AS k'])}, r.computerName AS pc, r.user AS who, "
-           f"{start} AS a, {end} AS b, r.startTime AS st, r.endTime AS en, s.lo AS lo "
+           f"{start} AS a, {end} AS b, r.startTime AS st, r.endTime AS en, s.lo AS lo, "
+           f"r.activeSeconds AS act, r.foregroundSeconds AS fg "
            # A session that ends where a slot begins has no share in it; one of no length has.
            f"FROM records AS r{hint} JOIN slots AS s ON r.startTime < s.hi "
            f"AND (r.endTime > s.lo OR (r.endTime = r.startTime AND r.startTime >= s.lo)) "
            f"WHERE r.endTime >= {tp} AND r.startTime < {tp}), "
-           f"marked AS (SELECT {group}, a, b, st, en, lo, MAX(b) OVER (PARTITION BY {group}, pc, who "
+           f"marked AS (SELECT {group}, a, b, st, en, lo, act, fg, MAX(b) OVER (PARTITION BY {group}, pc, who "
            f"ORDER BY a, b ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS covered FROM pieces) "
            f"SELECT {group}, SUM(CASE WHEN k > 0 OR st >= lo THEN 1 ELSE 0 END), "
            f"SUM(CASE WHEN covered IS NULL OR b > covered THEN {seconds(dialect, fresh, 'b')} ELSE 0 END), "
            f"SUM({seconds(dialect, 'a', 'b')}), MIN(st), MAX(en), "
-           f"SUM(CASE WHEN st < lo THEN 1 ELSE 0 END) FROM marked GROUP BY {group}")
+           f"SUM(CASE WHEN st < lo THEN 1 ELSE 0 END), SUM(act * {share}), SUM(fg * {share}) "
+           f"FROM marked GROUP BY {group}")
     lo, hi = min(s.lo for s in stretches), max(s.hi for s in stretches)
     return sql, params + [dialect.to_db_time(lo), dialect.to_db_time(hi)]
 
@@ -123,7 +131,8 @@ def rolled_usage_sql(dialect: Dialect, stretches: Sequence[Stretch], columns: Se
     programs = "<>" if "process" in columns else "="
     sql = (f"WITH {cte} "
            f"SELECT {group}, SUM(u.sessions) - SUM(CASE WHEN d.k < 0 OR u.day > d.lo THEN u.carried "
-           f"ELSE 0 END), SUM(u.seconds), SUM(u.programSeconds), MIN(u.firstStart), MAX(u.lastEnd), 0 "
+           f"ELSE 0 END), SUM(u.seconds), SUM(u.programSeconds), MIN(u.firstStart), MAX(u.lastEnd), 0, "
+           f"SUM(u.activeSeconds), SUM(u.foregroundSeconds) "
            f"FROM rollup_usage AS u JOIN days AS d ON u.day >= d.lo AND u.day < d.hi "
            f"WHERE u.process {programs} '' AND u.day >= {dialect.date_param} AND u.day < {dialect.date_param} "
            f"GROUP BY {group}")
@@ -149,16 +158,28 @@ def _fold(dialect: Dialect, rows: Iterable[Sequence[Any]], by: Sequence[str], co
                     else values[KEY_COLUMNS[name]] for name in by)
         sessions, seat, program = int(row[width + 1]), float(row[width + 2]), float(row[width + 3])
         first, last = dialect.from_db_time(row[width + 4]), dialect.from_db_time(row[width + 5])
+        active, foreground = _measured(row[width + 7]), _measured(row[width + 8])
         total = totals.get(key)
         if total is None:
-            totals[key] = [sessions, seat, program, first, last]
+            totals[key] = [sessions, seat, program, first, last, active, foreground]
         else:
             total[0] += sessions
             total[1] += seat
             total[2] += program
             total[3] = min(total[3], first)
             total[4] = max(total[4], last)
+            total[5] = _plus(total[5], active)
+            total[6] = _plus(total[6], foreground)
     return [UsageRow(key, *values) for key, values in totals.items()]
+
+
+def _measured(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _plus(total: float | None, more: float | None) -> float | None:
+    """A sum of measured seconds in which None (nothing measured) adds nothing."""
+    return more if total is None else total if more is None else total + more
 
 
 def _ranked(rows: list[UsageRow], top: int | None) -> list[UsageRow]:

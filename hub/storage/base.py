@@ -21,6 +21,22 @@ class SessionRow:
     process: str
     start: float
     end: float
+    active: float | None = None      # activeSeconds; None: not measured
+    foreground: float | None = None  # foregroundSeconds
+
+    def grow(self, end: float, active: float | None, foreground: float | None) -> None:
+        """Take what a later (or repeated) report says: the end and the measured seconds only grow,
+        and a report that did not measure them leaves them as they are."""
+        self.end = max(self.end, end)
+        self.active = larger(self.active, active)
+        self.foreground = larger(self.foreground, foreground)
+
+
+def larger(kept: float | None, new: float | None) -> float | None:
+    """The larger of two measured values, None meaning not measured."""
+    if kept is None or new is None:
+        return kept if new is None else new
+    return max(kept, new)
 
 
 @dataclass(slots=True)
@@ -167,14 +183,16 @@ class Storage(ABC):
 
 
 def coalesce_sessions(sessions: Iterable[SessionRow]) -> list[SessionRow]:
-    """One row per sid, ordered by sid: the first row seen, with the latest end of all of them."""
+    """One row per sid, ordered by sid: the first row seen, with the latest end and the largest
+    active and foreground seconds of all of them."""
     merged: dict[bytes, SessionRow] = {}
     for row in sessions:
         kept = merged.get(row.sid)
         if kept is None:
             merged[row.sid] = row
-        elif row.end > kept.end:
-            merged[row.sid] = dataclasses.replace(kept, end=row.end)
+        else:
+            merged[row.sid] = kept = dataclasses.replace(kept)
+            kept.grow(row.end, row.active, row.foreground)
     return [merged[sid] for sid in sorted(merged)]
 
 
@@ -250,16 +268,25 @@ def usage_rows(dialect: Dialect, rows: Iterable[Sequence[Any]], width: int) -> l
             for row in rows if row[width]]
 
 
-SESSION_COLUMNS = "sid, node, client_ip, user, computerName, process, startTime, endTime"
+SESSION_COLUMNS = ("sid, node, client_ip, user, computerName, process, startTime, endTime, "
+                   "activeSeconds, foregroundSeconds")
 NODE_COLUMNS = ("node, computerName, user, client_ip, platform, agent, cfg, firstSeen, lastSeen, online, "
                 "reportInterval")
 NODES_QUERY = f"SELECT {NODE_COLUMNS} FROM nodes ORDER BY computerName, user, node"
 
 
+def grow_measured(greatest: str, active: str, foreground: str) -> str:
+    """The SET assignments that raise activeSeconds and foregroundSeconds to the values the SQL
+    expressions ``active`` and ``foreground`` give: they only grow, and NULL (not measured) never
+    replaces a value, so duplicated or reordered reports leave the largest."""
+    return ", ".join(f"{column} = {greatest}(COALESCE({column}, {new}), COALESCE({new}, {column}))"
+                     for column, new in (("activeSeconds", active), ("foregroundSeconds", foreground)))
+
+
 def session_values(dialect: Dialect, row: SessionRow) -> tuple[Any, ...]:
     """Parameters for SESSION_COLUMNS."""
     return (row.sid, row.node, row.client_ip, row.user, row.computer, row.process,
-            dialect.to_db_time(row.start), dialect.to_db_time(row.end))
+            dialect.to_db_time(row.start), dialect.to_db_time(row.end), row.active, row.foreground)
 
 
 def node_values(dialect: Dialect, row: NodeRow) -> tuple[Any, ...]:

@@ -13,7 +13,8 @@ from pymysql.cursors import Cursor
 
 from .base import (KNOWN_NODES_CAPACITY, KNOWN_SIDS_CAPACITY, NODE_COLUMNS, SESSION_COLUMNS, Dialect,
                    KnownKeys, NodeRow, SessionRow, Storage, StorageError, StorageUnavailable,
-                   Transaction, coalesce_sessions, dirty_hours, node_values, session_values)
+                   Transaction, coalesce_sessions, dirty_hours, grow_measured, node_values,
+                   session_values)
 from .dburl import DatabaseURL
 from .schema import Existing, upgrade_statements
 from .timefmt import from_datetime, to_datetime, to_text
@@ -31,6 +32,8 @@ CREATE TABLE IF NOT EXISTS records (
     endTime      DATETIME(3)  NOT NULL COMMENT 'UTC, last time the program was seen running',
     sid          BINARY(16)   NOT NULL COMMENT 'session id chosen by the node (UUIDv7)',
     node         VARCHAR(255) NOT NULL COMMENT 'id of the node that reported the session',
+    activeSeconds     DOUBLE NULL COMMENT 'seconds of it the user was active at the computer (NULL: not measured)',
+    foregroundSeconds DOUBLE NULL COMMENT 'seconds of it one of its processes had the focused window, the user active',
     PRIMARY KEY (id),
     UNIQUE KEY records_sid (sid),
     KEY records_endTime (endTime),
@@ -69,6 +72,8 @@ CREATE TABLE IF NOT EXISTS rollup_usage (
     carried      INT          NOT NULL COMMENT 'of those, the sessions that began before the day',
     firstStart   DATETIME(3)  NOT NULL COMMENT 'UTC, earliest start of those sessions',
     lastEnd      DATETIME(3)  NOT NULL COMMENT 'UTC, latest end of those sessions',
+    activeSeconds     DOUBLE NULL COMMENT 'sum of their activeSeconds in the day (NULL: none measured)',
+    foregroundSeconds DOUBLE NULL COMMENT 'sum of their foregroundSeconds in the day',
     PRIMARY KEY (day, computerName, user, process),
     KEY rollup_usage_process (process, day)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
@@ -124,10 +129,11 @@ def _marks(count: int) -> str:
     return ", ".join(["%s"] * count)
 
 
+GROW_MEASURED = grow_measured("GREATEST", "VALUES(activeSeconds)", "VALUES(foregroundSeconds)")
 INSERT_SESSIONS = (
-    f"INSERT INTO records ({SESSION_COLUMNS}) VALUES ({_marks(8)}) "
+    f"INSERT INTO records ({SESSION_COLUMNS}) VALUES ({_marks(10)}) "
     # Only reached when another hub stored the session since our SELECT.
-    "ON DUPLICATE KEY UPDATE endTime = GREATEST(endTime, VALUES(endTime))")
+    f"ON DUPLICATE KEY UPDATE endTime = GREATEST(endTime, VALUES(endTime)), {GROW_MEASURED}")
 
 UPSERT_NODES = (
     f"INSERT INTO nodes ({NODE_COLUMNS}) VALUES ({_marks(11)}) "
@@ -140,10 +146,17 @@ MARK_DIRTY = "INSERT IGNORE INTO rollup_dirty (fromHour, toHour) VALUES (%s, %s)
 
 # Statements of _raise_times. STRAIGHT_JOIN: read the reported rows first and look each up by its
 # key, whatever the optimizer guesses about the size of a derived table.
+GROW_REPORTED = grow_measured("GREATEST", "reported.a", "reported.f")
 RAISE_END = ("UPDATE ({reported}) AS reported STRAIGHT_JOIN records ON records.sid = reported.k "
-             "SET records.endTime = GREATEST(records.endTime, reported.t)")
+             f"SET records.endTime = GREATEST(records.endTime, reported.t), {GROW_REPORTED}")
 RAISE_LAST_SEEN = ("UPDATE ({reported}) AS reported STRAIGHT_JOIN nodes ON nodes.node = reported.k "
                    "SET nodes.lastSeen = GREATEST(nodes.lastSeen, reported.t)")
+# The first row of each statement's derived table names and types its columns; the rest follow it.
+FIRST_REPORTED_ROW = {
+    RAISE_END: "SELECT %s AS k, CAST(%s AS DATETIME(3)) AS t, CAST(%s AS DOUBLE) AS a, "
+               "CAST(%s AS DOUBLE) AS f",
+    RAISE_LAST_SEEN: "SELECT %s AS k, CAST(%s AS DATETIME(3)) AS t",
+}
 
 DIALECT = Dialect(
     placeholder="%s", greatest="GREATEST", least="LEAST",
@@ -249,7 +262,7 @@ class MariaDBStorage(Storage):
         stored = _stored_sids(cursor, [row.sid for row in rows if row.sid not in self._known])
         updates = [row for row in rows if row.sid in self._known or row.sid in stored]
         inserts = [row for row in rows if row.sid not in self._known and row.sid not in stored]
-        ends = [(row.sid, to_text(row.end)) for row in updates]
+        ends = [(row.sid, to_text(row.end), row.active, row.foreground) for row in updates]
         if _raise_times(cursor, RAISE_END, ends) < len(updates):
             # Some rows this hub wrote are gone (an administrator purged them): store them again.
             present = _stored_sids(cursor, [row.sid for row in updates])
@@ -361,8 +374,9 @@ def _node_state(row: NodeRow) -> tuple[Any, ...]:
             row.interval)
 
 
-def _raise_times(cursor: Cursor, statement: str, reported: Sequence[tuple[Any, str]]) -> int:
-    """Run RAISE_END or RAISE_LAST_SEEN for (key, time as text) pairs; return rows matched.
+def _raise_times(cursor: Cursor, statement: str, reported: Sequence[tuple[Any, ...]]) -> int:
+    """Run RAISE_END or RAISE_LAST_SEEN for rows of (key, time as text, ...) as its derived table
+    names them; return rows matched.
 
     The reported times come as a derived table joined on the unique key: one index lookup per row,
     where the former UPDATE ... CASE compared each row with every WHEN (measured: 50,000 against
@@ -370,9 +384,10 @@ def _raise_times(cursor: Cursor, statement: str, reported: Sequence[tuple[Any, s
     which PyMySQL escapes faster than datetime objects.
     """
     matched = 0
+    first = FIRST_REPORTED_ROW[statement]
+    following = f"SELECT {_marks(first.count('%s'))}"
     for chunk in _chunks(reported):
-        rows = " UNION ALL ".join(["SELECT %s AS k, CAST(%s AS DATETIME(3)) AS t"]
-                                  + ["SELECT %s, %s"] * (len(chunk) - 1))
+        rows = " UNION ALL ".join([first] + [following] * (len(chunk) - 1))
         matched += cursor.execute(statement.format(reported=rows),
-                                  [value for pair in chunk for value in pair])
+                                  [value for row in chunk for value in row])
     return matched

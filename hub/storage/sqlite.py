@@ -8,7 +8,7 @@ from typing import Any, Iterator, Sequence
 
 from .base import (KNOWN_SIDS_CAPACITY, KnownKeys, NODE_COLUMNS, SESSION_COLUMNS,
                    Dialect, NodeRow, SessionRow, Storage, StorageError, StorageUnavailable,
-                   Transaction, dirty_hours, node_values, session_values)
+                   Transaction, dirty_hours, grow_measured, node_values, session_values)
 from .schema import Existing, upgrade_statements
 from .timefmt import from_text, to_text
 
@@ -22,7 +22,9 @@ SCHEMA = (
         startTime    TEXT NOT NULL,
         endTime      TEXT NOT NULL,
         sid          BLOB NOT NULL UNIQUE,
-        node         TEXT NOT NULL
+        node         TEXT NOT NULL,
+        activeSeconds     REAL,
+        foregroundSeconds REAL
     )""",
     "CREATE INDEX IF NOT EXISTS records_endTime ON records (endTime)",
     "CREATE INDEX IF NOT EXISTS records_startTime ON records (startTime)",
@@ -53,6 +55,8 @@ SCHEMA = (
         carried      INTEGER NOT NULL,
         firstStart   TEXT NOT NULL,
         lastEnd      TEXT NOT NULL,
+        activeSeconds     REAL,
+        foregroundSeconds REAL,
         PRIMARY KEY (day, computerName, user, process)
     )""",
     "CREATE INDEX IF NOT EXISTS rollup_usage_process ON rollup_usage (process, day)",
@@ -88,14 +92,17 @@ SCHEMA = (
     )""",
 )
 
+GROW_MEASURED = grow_measured("max", "excluded.activeSeconds", "excluded.foregroundSeconds")
 UPSERT_SESSION = (
-    f"INSERT INTO records ({SESSION_COLUMNS}) VALUES ({', '.join('?' * 8)}) "
-    "ON CONFLICT(sid) DO UPDATE SET endTime = max(endTime, excluded.endTime)")
+    f"INSERT INTO records ({SESSION_COLUMNS}) VALUES ({', '.join('?' * 10)}) "
+    f"ON CONFLICT(sid) DO UPDATE SET endTime = max(endTime, excluded.endTime), {GROW_MEASURED}")
 
 MARK_DIRTY = "INSERT OR IGNORE INTO rollup_dirty (fromHour, toHour) VALUES (?, ?)"
 
-# Sessions this hub already stored only need their end raised: cheaper than an upsert.
-UPDATE_END = "UPDATE records SET endTime = max(endTime, ?) WHERE sid = ?"
+# Sessions this hub already stored only need their end (and measured seconds) raised: cheaper than
+# an upsert.
+GROW_KNOWN = grow_measured("max", "?2", "?3")
+UPDATE_END = f"UPDATE records SET endTime = max(endTime, ?1), {GROW_KNOWN} WHERE sid = ?4"
 
 UPSERT_NODE = (
     f"INSERT INTO nodes ({NODE_COLUMNS}) VALUES ({', '.join('?' * 11)}) "
@@ -176,7 +183,8 @@ class SQLiteStorage(Storage):
             self._conn.execute("BEGIN IMMEDIATE")
             known = [row for row in sessions if row.sid in self._known]
             updated = self._conn.executemany(
-                UPDATE_END, [(DIALECT.to_db_time(row.end), row.sid) for row in known]).rowcount
+                UPDATE_END, [(DIALECT.to_db_time(row.end), row.active, row.foreground, row.sid)
+                             for row in known]).rowcount
             # Rows deleted behind the hub's back (a purge) are not "known" any more: upsert all.
             upserts = sessions if updated < len(known) else [r for r in sessions if r.sid not in self._known]
             self._conn.executemany(UPSERT_SESSION, (session_values(DIALECT, row) for row in upserts))
