@@ -15,6 +15,9 @@ and exit 1; anything else that escapes is a bug and keeps its traceback.
     ├── AnswerError          a question that cannot be answered as asked: --by, --until before
     │                        --since, a labs.txt or licenses.txt line, a time zone (hub.answers)
     ├── BindError            an endpoint the hub cannot listen on (hub.server)
+    ├── WebListenError       the dashboard's address, port or certificate (hub.web.serve)
+    ├── AccountError         a web-user command (hub.web.accounts)
+    ├── SecretFileError      a dashboard key file (hub.web.keyfile)
     └── NoConfigError        no watch list from any hub in time, for ``--once`` (node.agent)
 
 ``OSError`` (a folder that cannot be created, a file that cannot be read) is not in the tree: the

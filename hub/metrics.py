@@ -41,7 +41,8 @@ class HubGauges(Collector):
     def __init__(self, nodes_online: Callable[[], int], pending_rows: Callable[[], int],
                  watch_list_version: Callable[[], int]) -> None:
         self._reads = (
-            ("procmesh_nodes_online", "Nodes heard from within 3 report intervals, without a bye", nodes_online),
+            ("procmesh_nodes_online", "Nodes heard from within 3 report intervals, without a bye",
+             nodes_online),
             ("procmesh_pending_rows", "Session updates received and not yet committed", pending_rows),
             ("procmesh_watch_list_version", "Version of the watch list in force", watch_list_version),
         )

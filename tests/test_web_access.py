@@ -178,8 +178,9 @@ def test_https_with_web_certfile_and_web_keyfile_marks_the_cookie_secure(sqlite_
     if shutil.which("openssl") is None:
         pytest.skip("needs the openssl command to make a test certificate")
     made = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                           "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(folder / "web.key"),
-                           "-out", str(folder / "web.crt")], capture_output=True, timeout=60)
+                           "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                           "-keyout", str(folder / "web.key"), "-out", str(folder / "web.crt")],
+                          capture_output=True, timeout=60)
     assert made.returncode == 0, made.stderr
     add_account(sqlite_mesh, "ada", "admin", PASSWORD)
     web = start_web_hub(sqlite_mesh, "--web-certfile", str(folder / "web.crt"),
