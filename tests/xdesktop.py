@@ -84,7 +84,7 @@ class Desktop:
                                    env=self.env(), capture_output=True, text=True, timeout=10)
             return found.stdout.split()[0] if found.stdout.split() else ""
 
-        return Window(proc, wait_for(window_id, 20, f"a window of {name}"))
+        return Window(proc, wait_for(window_id, 30, f"a window of {name}"))
 
     def focus(self, window: Window) -> None:
         self.run("xdotool", "windowactivate", "--sync", window.id)
@@ -178,7 +178,7 @@ def wait_for_the_window_manager(desktop: Desktop) -> None:
     answered a request. The request (a number of desktops other than its own) is sent again at
     every poll, and each one also wakes an openbox that holds an earlier one.
     """
-    own = wait_for(lambda: desktop.root_number("_NET_NUMBER_OF_DESKTOPS"), 20, "openbox managing the screen")
+    own = wait_for(lambda: desktop.root_number("_NET_NUMBER_OF_DESKTOPS"), 30, "openbox managing the screen")
     wanted = 2 if own == 1 else 1
 
     def answered() -> bool:
@@ -187,4 +187,4 @@ def wait_for_the_window_manager(desktop: Desktop) -> None:
         desktop.run("xdotool", "set_num_desktops", str(wanted))
         return False
 
-    wait_for(answered, 20, "openbox answering requests", interval=0.25)
+    wait_for(answered, 30, "openbox answering requests", interval=0.25)
