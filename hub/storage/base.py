@@ -215,6 +215,9 @@ class Dialect:
     # Written after "FROM records" when a report has a start: read the sessions ending after it
     # through the endTime index (see the MariaDB backend for why a hint is needed).
     since_hint: str = ""
+    # Written after "FROM records" when the sessions are found by ranges of startTime (hub.answers,
+    # for the few raw days of a question that the roll-up answers in the main).
+    start_hint: str = ""
 
 
 def group_columns(by: Sequence[str]) -> list[str]:

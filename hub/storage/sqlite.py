@@ -69,6 +69,32 @@ SCHEMA = (
         firstAt      TEXT NOT NULL,
         PRIMARY KEY (day, process, counted, level)
     )""",
+    """CREATE TABLE IF NOT EXISTS rollup_hours (
+        hourStart    TEXT NOT NULL,
+        computerName TEXT NOT NULL,
+        seconds      REAL NOT NULL,
+        programSeconds REAL NOT NULL,
+        sessions     INTEGER NOT NULL,
+        carried      INTEGER NOT NULL,
+        firstStart   TEXT NOT NULL,
+        lastEnd      TEXT NOT NULL,
+        activeSeconds     REAL,
+        foregroundSeconds REAL,
+        PRIMARY KEY (hourStart, computerName)
+    )""",
+    """CREATE TABLE IF NOT EXISTS rollup_programs (
+        day          TEXT NOT NULL,
+        process      TEXT NOT NULL,
+        seconds      REAL NOT NULL,
+        programSeconds REAL NOT NULL,
+        sessions     INTEGER NOT NULL,
+        carried      INTEGER NOT NULL,
+        firstStart   TEXT NOT NULL,
+        lastEnd      TEXT NOT NULL,
+        activeSeconds     REAL,
+        foregroundSeconds REAL,
+        PRIMARY KEY (day, process)
+    )""",
     """CREATE TABLE IF NOT EXISTS rollup_dirty (
         fromHour     INTEGER NOT NULL,
         toHour       INTEGER NOT NULL,
