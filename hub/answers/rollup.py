@@ -19,7 +19,7 @@ from hub.storage.base import Dialect, Transaction
 from .base import Stretch, seconds, stored_span
 from .peak import COUNTED, histogram_sql
 from .periods import local_day, local_midnight, units
-from .rolled import LONGEST, THROUGH, ZONE, hours_to_days, longest_bound, state
+from .rolled import HOUR, LONGEST, THROUGH, ZONE, hours_to_days, longest_bound, state
 from .usage import raw_usage_sql
 
 log = logging.getLogger("procmesh.hub.rollup")
@@ -53,13 +53,21 @@ def refresh(storage: Storage, zone: ZoneInfo, now: float, max_days: int = CHUNK_
         done = set(todo)
         while through in done:
             through += timedelta(days=1)
-        # A mark is settled once every day it touches is rolled up again or not rolled up yet;
-        # the length of its sessions stays vouched for by the bound kept in rollup_state.
-        settled = [span for span in spans
-                   if all(day in done or day >= through for day in hours_to_days([span], zone))]
+        # A mark gives way to marks of the days it touches that are still to do (none: settled),
+        # so a mark of more days than one round computes settles in later rounds; the length of
+        # its sessions stays vouched for by the bound kept in rollup_state.
+        replaced, narrowed = [], set()
+        for span in spans:
+            touched = hours_to_days([span], zone)
+            left = sorted(day for day in touched if day not in done and day < through)
+            if len(left) < len(touched):
+                replaced.append(span)
+                narrowed.update(_day_spans(left, zone))
         mark = dialect.placeholder
-        tx.executemany(f"DELETE FROM rollup_dirty WHERE fromHour = {mark} AND toHour = {mark}", settled)
-        _set_state(tx, mark, LONGEST, str(longest_bound(current[LONGEST], settled)))
+        delete = f"DELETE FROM rollup_dirty WHERE fromHour = {mark} AND toHour = {mark}"
+        tx.executemany(delete, [*replaced, *narrowed])
+        tx.executemany(f"INSERT INTO rollup_dirty (fromHour, toHour) VALUES ({mark}, {mark})", sorted(narrowed))
+        _set_state(tx, mark, LONGEST, str(longest_bound(current[LONGEST], replaced)))
         _set_state(tx, mark, THROUGH, through.isoformat())
     return len(todo)
 
@@ -97,6 +105,19 @@ def delete_old_sessions(storage: Storage, days: float, now: float,
             tx.execute(f"DELETE FROM records WHERE id IN ({', '.join([mark] * len(ids))})",
                        [row[0] for row in ids])
         deleted += len(ids)
+
+
+def _day_spans(days_left: Sequence[date], zone: ZoneInfo) -> list[tuple[int, int]]:
+    """Spans of UTC hours (as rollup_dirty keeps them) that touch the runs of consecutive days given."""
+    spans: list[tuple[int, int]] = []
+    for day in days_left:
+        first = int(local_midnight(day, zone) // HOUR)
+        last = int((local_midnight(day + timedelta(days=1), zone) - 1) // HOUR)
+        if spans and spans[-1][1] + 1 >= first:
+            spans[-1] = (spans[-1][0], last)
+        else:
+            spans.append((first, last))
+    return spans
 
 
 def _first_day(storage: Storage, zone: ZoneInfo, today: date) -> date:
