@@ -1,9 +1,14 @@
-"""Keeping the daily roll-up current, rebuilding it, and deleting old raw sessions.
+"""Keeping the roll-up current, rebuilding it, and deleting old raw sessions.
 
 Every write of sessions marks the UTC hours they touch in ``rollup_dirty`` (hub.storage). The hub
 runs ``refresh`` every few minutes on a connection of its own: it computes each complete local
 day not rolled up yet, and again each rolled-up day that a write touched since, from the raw
-sessions, with the same SQL the questions use. Today is never rolled up: questions read it raw.
+sessions, with the same SQL the questions use, into rollup_usage, rollup_hours, rollup_programs
+and rollup_peak. Today is never rolled up: questions read it raw.
+
+rollup_state also keeps ``longest``, a bound on the length of the stored sessions (with the marks
+of sessions written since, see rolled.longest_bound): it lets the raw parts of a question, and
+the roll-up of a week, read the sessions by ranges of the startTime index.
 """
 from __future__ import annotations
 
