@@ -10,7 +10,7 @@ import pytest
 from hub.answers import Window, parse_labs, usage
 from hub.answers.peak import peaks
 from hub.answers.rollup import delete_old_sessions, rebuild, refresh
-from hub.storage import Storage
+from hub.storage import NodeRow, Storage
 from tests.test_answers_usage import BERLIN, HOUR, at, session
 
 NOW = at("2026-12-31 12:00")
@@ -44,7 +44,10 @@ def year(storage: Storage) -> Storage:
         session("2026-10-25 01:30", "2026-10-25 02:30", computer="lab101-pc2", user="bob", process="word"),
         # three days open
         session("2026-06-01 08:00", "2026-06-04 08:00", computer="staff-7", user="erin", process="matlab"),
-    ], [])
+    ], [NodeRow(f"{computer}/x", computer, "x", "10.0.0.7", "Linux", "a", "c", NOW, False, 5.0)
+        # A lab's computers are summed under its first (LAB101-0) in SQL; two names that differ
+        # only in case are two computers.
+        for computer in ("LAB101-0", "LAB101-PC1", "lab101-pc1", "lab101-pc2", "staff-7", "staff-8")])
     return storage
 
 

@@ -74,7 +74,7 @@ REVIEWED = {
     # and placeholders), the query of raw_usage_sql or histogram_sql, the derived table of _names.
     ("hub/answers/rollup.py", "_insert"): {"into", "picked", "sql", "named"},
     ("hub/answers/usage.py", "rolled_usage_sql"): {
-        "cte", "group", "table.name", "table.unit", "' AND '.join(conditions)"},
+        "', '.join(ctes)", "group", "table.name", "table.unit", "' AND '.join(conditions)"},
     # Aliases g0.. of columns from KEY_COLUMNS, the slots CTE of placeholders, the Dialect's
     # templates (hint, time placeholder, GREATEST/LEAST and seconds of column names, also in a
     # piece's share of its session's measured seconds), overlapping's condition, the measures

@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 from hub.storage import Storage
 from hub.storage.base import Dialect
 
-from .base import AnswerError, Stretch, Window, bounds, overlapping, seconds, slot_of, slots_cte, values_cte
+from .base import (MAX_SLOTS, AnswerError, Stretch, Window, bounds, overlapping, seconds, slot_of, slots_cte,
+                   values_cte)
 from .labs import NO_LABS, Labs
 from .periods import PERIODS, Slot, slots
 from .rolled import Unit, rolled, split
@@ -109,7 +110,8 @@ def usage(storage: Storage, by: Sequence[str], window: Window, zone: ZoneInfo, n
                                     None if roll is None else roll.longest)
         rows += storage.read(sql, params)
     if rolled_up and table is not None:
-        sql, params = rolled_usage_sql(storage.dialect, rolled_up, cut, columns, table, zone)
+        merged = lab_firsts(storage, labs) if "lab" in by and "computer" not in by else {}
+        sql, params = rolled_usage_sql(storage.dialect, rolled_up, cut, columns, table, zone, merged)
         rows += storage.read(sql, params)
     return _ranked(_fold(storage.dialect, rows, by, columns, cut, labs), top)
 
@@ -151,13 +153,29 @@ def raw_usage_sql(dialect: Dialect, stretches: Sequence[Stretch], columns: Seque
     return sql, params + where_params
 
 
+def lab_firsts(storage: Storage, labs: Labs) -> dict[str, str]:
+    """For the computers of the nodes table, the first computer (by name) of the same lab, where
+    that is another one: a question by lab sums computers in SQL under their lab's first, so a
+    lab of 40 computers comes back as one row, not 40 (the lab itself is named in Python, where
+    the patterns of labs.txt are). Empty when there are too many computers to send."""
+    computers = sorted(name for (name,) in storage.read("SELECT DISTINCT computerName FROM nodes", []))
+    firsts: dict[str, str] = {}
+    merged = {}
+    for computer in computers:
+        first = firsts.setdefault(labs.lab_of(computer), computer)
+        if first != computer:
+            merged[computer] = first
+    return merged if len(merged) <= MAX_SLOTS else {}
+
+
 def rolled_usage_sql(dialect: Dialect, units: Sequence[Unit], cut: Sequence[Slot], columns: Sequence[str],
-                     table: RollupTable, zone: ZoneInfo) -> tuple[str, list[Any]]:
+                     table: RollupTable, zone: ZoneInfo, merged: dict[str, str] | None = None) -> tuple[str, list[Any]]:
     """The same columns as raw_usage_sql from a roll-up table, for whole units (days or hours).
 
     The units of all the slots of one key (every Monday 10:00 of a month) are summed in SQL, under
     the key's first slot. A session across a unit's start is in the rows of both units; where the
     unit follows time of the same slot (``carry``), its ``carried`` sessions were counted already.
+    ``merged``: computers counted under another computer's name (see lab_firsts).
     """
     first: dict[tuple[str, ...], int] = {}
     for index, slot in enumerate(cut):
@@ -167,15 +185,23 @@ def rolled_usage_sql(dialect: Dialect, units: Sequence[Unit], cut: Sequence[Slot
                               else (dialect.date_param, lambda ts: local_date(ts, zone)))
     cte, params = values_cte("units(g, c, u)", f"({mark}, {mark}, {unit_param})",
                              [(first[cut[u.slot].key] + 1, int(u.carry), unit_value(u.start)) for u in units])
-    group = ", ".join([f"t.{column}" for column in columns] + ["d.g"])
+    picked = {column: f"t.{column}" for column in columns}
+    ctes, join = [cte], ""
+    if merged and "computerName" in columns:
+        named, named_params = values_cte("firsts(pc, first)", f"({mark}, {mark})", sorted(merged.items()))
+        ctes.append(named)
+        params += named_params
+        join = " LEFT JOIN firsts AS f ON f.pc = t.computerName"
+        picked["computerName"] = "COALESCE(f.first, t.computerName)"
+    group = ", ".join([picked[column] for column in columns] + ["d.g"])
     conditions = [f"t.{table.unit} >= {unit_param}", f"t.{table.unit} <= {unit_param}"]
     if table.per_process:
         # Without process, the rows that hold all the programs together (process '') give seat time.
         conditions.append("t.process <> ''" if "process" in columns else "t.process = ''")
-    sql = (f"WITH {cte} "
+    sql = (f"WITH {', '.join(ctes)} "
            f"SELECT {group}, SUM(t.sessions) - SUM(t.carried * d.c), SUM(t.seconds), SUM(t.programSeconds), "
            f"MIN(t.firstStart), MAX(t.lastEnd), 0, SUM(t.activeSeconds), SUM(t.foregroundSeconds) "
-           f"FROM {table.name} AS t JOIN units AS d ON t.{table.unit} = d.u "
+           f"FROM {table.name} AS t JOIN units AS d ON t.{table.unit} = d.u{join} "
            f"WHERE {' AND '.join(conditions)} GROUP BY {group}")
     starts = [u.start for u in units]
     return sql, params + [unit_value(min(starts)), unit_value(max(starts))]
