@@ -188,7 +188,8 @@ def rolled_usage_sql(dialect: Dialect, units: Sequence[Unit], cut: Sequence[Slot
     picked = {column: f"t.{column}" for column in columns}
     ctes, join = [cte], ""
     if merged and "computerName" in columns:
-        named, named_params = values_cte("firsts(pc, first)", f"({mark}, {mark})", sorted(merged.items()))
+        named, named_params = values_cte("firsts(pc, first)", f"({dialect.text_param}, {mark})",
+                                          sorted(merged.items()))
         ctes.append(named)
         params += named_params
         join = " LEFT JOIN firsts AS f ON f.pc = t.computerName"

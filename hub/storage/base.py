@@ -209,6 +209,8 @@ class Dialect:
     seconds_between: str                     # the seconds from {lo} to {hi}, to the millisecond
     time_param: str                          # a placeholder that holds a time (to_db_time's value)
     date_param: str                          # a placeholder that holds a date ('2026-12-01')
+    # A placeholder that holds text compared with the tables' text columns, in their collation.
+    text_param: str
     lock_rows: str                           # written after a SELECT that locks what it reads
     to_db_time: Callable[[float], Any]
     from_db_time: Callable[[Any], float]

@@ -142,7 +142,7 @@ DIALECT = Dialect(
     # julianday() is a day count; rounding each session to whole milliseconds keeps the sum exact.
     sum_seconds="SUM(round((julianday({hi}) - julianday({lo})) * 86400000)) / 1000.0",
     seconds_between="round((julianday({hi}) - julianday({lo})) * 86400000) / 1000.0",
-    time_param="?", date_param="?",
+    time_param="?", date_param="?", text_param="?",
     lock_rows="",   # BEGIN IMMEDIATE already holds the only write lock
     to_db_time=to_text, from_db_time=from_text,
     # Without it SQLite walks a whole grouping index (records_computer_start) for its GROUP BY.
