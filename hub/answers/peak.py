@@ -17,7 +17,7 @@ from hub.storage.base import Dialect
 
 from .base import AnswerError, Stretch, Window, bounds, overlapping, seconds, slot_of, slots_cte, values_cte
 from .periods import local_day, period_key, slots
-from .rolled import as_date, rolled, split
+from .rolled import rolled, split
 
 PER = ("day", "week", "month")
 COUNTED = {"computers": "computerName", "users": "user"}
@@ -56,8 +56,17 @@ def peaks(storage: Storage, window: Window, zone: ZoneInfo, now: float, per: str
         _collect(levels, storage.read(sql, params), storage.dialect,
                  lambda k: date.fromisoformat(days[slot_of(k)].key[0]))
     if rolled_up:
-        sql, params = rolled_histogram_sql(storage.dialect, [u.start for u in rolled_up], counted, labels, zone)
-        _collect(levels, storage.read(sql, params), storage.dialect, as_date)
+        # The rolled-up days are summed per period in SQL: a year per month is 12 histograms of
+        # each label, not 365. Each period's rows come back under its first day.
+        firsts: dict[str, date] = {}
+        for unit in rolled_up:
+            firsts.setdefault(period_key(per, local_day(unit.start, zone)), local_day(unit.start, zone))
+        group = {key: index for index, key in enumerate(firsts)}
+        days = [(local_day(u.start, zone).isoformat(), group[period_key(per, local_day(u.start, zone))])
+                for u in rolled_up]
+        sql, params = rolled_histogram_sql(storage.dialect, days, counted, labels)
+        starts = list(firsts.values())
+        _collect(levels, storage.read(sql, params), storage.dialect, lambda g: starts[int(g)])
     return _peak_rows(levels, per, licenses or {})
 
 
@@ -97,18 +106,17 @@ def histogram_sql(dialect: Dialect, stretches: Sequence[Stretch], who: str, labe
     return sql, params + where_params + list(labels)
 
 
-def rolled_histogram_sql(dialect: Dialect, starts: Sequence[float], counted: str,
-                         labels: Sequence[str], zone: ZoneInfo) -> tuple[str, list[Any]]:
-    """The same columns from the roll-up, for the local days that begin at ``starts``, with the
-    day in place of k."""
+def rolled_histogram_sql(dialect: Dialect, days: Sequence[tuple[str, int]], counted: str,
+                         labels: Sequence[str]) -> tuple[str, list[Any]]:
+    """The same columns from the roll-up for the local days given (ISO date, group), summed per
+    group, with the group in place of k."""
     mark, dp = dialect.placeholder, dialect.date_param
-    days = [local_day(ts, zone).isoformat() for ts in starts]
-    cte, params = values_cte("days(d)", f"({dp})", [(day,) for day in days])
+    cte, params = values_cte("days(d, g)", f"({dp}, {mark})", days)
     only = f" AND u.process IN ({', '.join([mark] * len(labels))})" if labels else ""
-    sql = (f"WITH {cte} SELECT u.day, u.process, u.level, u.seconds, u.firstAt "
+    sql = (f"WITH {cte} SELECT days.g, u.process, u.level, SUM(u.seconds), MIN(u.firstAt) "
            f"FROM rollup_peak AS u JOIN days ON u.day = days.d "
-           f"WHERE u.counted = {mark} AND u.day >= {dp} AND u.day <= {dp}{only}")
-    return sql, params + [counted, min(days), max(days), *labels]
+           f"WHERE u.counted = {mark} AND u.day >= {dp} AND u.day <= {dp}{only} GROUP BY days.g, u.process, u.level")
+    return sql, params + [counted, min(day for day, _ in days), max(day for day, _ in days), *labels]
 
 
 def _collect(levels: dict[tuple[date, str], dict[int, list[float]]], rows: Sequence[Sequence[Any]],

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Sequence
+from typing import Sequence
 from zoneinfo import ZoneInfo
 
 from hub.storage import Storage
@@ -36,11 +36,6 @@ class Unit:
     slot: int
     start: float
     carry: bool
-
-
-def as_date(value: Any) -> date:
-    """A DATE as either backend returns it (a date, or ISO text)."""
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def hours_to_days(spans: Sequence[tuple[int, int]], zone: ZoneInfo) -> set[date]:
