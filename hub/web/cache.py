@@ -1,46 +1,85 @@
 """Answers kept for a short while, so that a page opened by many people, or refreshed, asks once.
 
 The range pages' questions (usage per day, hours of the week, peaks) cost the database seconds on a
-year of data and change slowly; one computation per page and filter serves everyone for ``ttl``
-seconds (viewers differ only in how names are shown, which is applied when rendering). Requests
-for an answer that is being computed wait for it instead of asking the database again.
+year of data and change slowly; one computation per page and filter serves everyone for a while
+(viewers differ only in how names are shown, which is applied when rendering, see hub.web.rendered).
+
+Everything here runs on the dashboard's event loop, so the bookkeeping needs no lock; only the
+computation itself goes to a worker thread. A request for an answer that is being computed awaits
+that computation without holding a thread, so a slow first load never uses up the threads that
+other pages need. Once an answer is older than ``Keep.fresh`` it is still served for ``Keep.stale``
+more seconds while one computation makes the next, so only a first load ever waits for the database.
 """
 from __future__ import annotations
 
-import threading
+import asyncio
+import logging
 import time
 from collections import OrderedDict
-from typing import Callable, Hashable, TypeVar
+from dataclasses import dataclass
+from typing import Any, Callable, Generic, Hashable, TypeVar
 
+from starlette.concurrency import run_in_threadpool
+
+log = logging.getLogger("procmesh.web")
 T = TypeVar("T")
 CAPACITY = 64
+
+
+@dataclass(frozen=True)
+class Keep:
+    """How long an answer serves as it is (``fresh``), then while the next one is computed (``stale``)."""
+
+    fresh: float
+    stale: float = 0.0
+
+
+class _Entry(Generic[T]):
+    def __init__(self) -> None:
+        self.value: T | None = None
+        self.at = float("-inf")       # when the computation of ``value`` started
+        self.pending: asyncio.Future[T] | None = None
 
 
 class AnswerCache:
     def __init__(self, capacity: int = CAPACITY, clock: Callable[[], float] = time.monotonic) -> None:
         self._capacity = capacity
         self._clock = clock
-        self._answers: OrderedDict[Hashable, tuple[float, object]] = OrderedDict()
-        self._computing: dict[Hashable, threading.Lock] = {}
-        self._lock = threading.Lock()
+        self._entries: OrderedDict[Hashable, _Entry[Any]] = OrderedDict()
 
-    def get(self, key: Hashable, ttl: float, compute: Callable[[], T]) -> T:
-        """The answer for ``key`` if computed less than ``ttl`` seconds ago, else ``compute()``."""
-        if ttl <= 0:
-            return compute()
-        with self._lock:
-            gate = self._computing.setdefault(key, threading.Lock())
-        with gate:   # one computation per key at a time; the others wait and take its answer
-            with self._lock:
-                kept = self._answers.get(key)
-                if kept is not None and self._clock() - kept[0] < ttl:
-                    self._answers.move_to_end(key)
-                    return kept[1]  # type: ignore[return-value]
-            answer = compute()
-            with self._lock:
-                self._answers[key] = (self._clock(), answer)
-                self._answers.move_to_end(key)
-                while len(self._answers) > self._capacity:
-                    stale, _ = self._answers.popitem(last=False)
-                    self._computing.pop(stale, None)
-            return answer
+    async def get(self, key: Hashable, keep: Keep, compute: Callable[[], T]) -> T:
+        """The answer for ``key``: kept if young enough, else from ``compute()`` run in a thread,
+        one computation per key at a time."""
+        if keep.fresh <= 0:
+            return await run_in_threadpool(compute)
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._entries[key] = _Entry()
+            while len(self._entries) > self._capacity:
+                self._entries.popitem(last=False)
+        self._entries.move_to_end(key)
+        age = self._clock() - entry.at
+        if age < keep.fresh:
+            return entry.value  # type: ignore[return-value]
+        if entry.pending is None:
+            entry.pending = asyncio.ensure_future(self._compute(entry, compute))
+            entry.pending.add_done_callback(_log_unseen_failure)
+        if age < keep.fresh + keep.stale:
+            return entry.value  # type: ignore[return-value]
+        # Shielded: a request that gives up (its client left) does not cancel the others' answer.
+        return await asyncio.shield(entry.pending)
+
+    async def _compute(self, entry: _Entry[T], compute: Callable[[], T]) -> T:
+        started = self._clock()
+        try:
+            value = await run_in_threadpool(compute)
+        finally:
+            entry.pending = None   # a failure is not kept: the next request asks again
+        entry.value, entry.at = value, started
+        return value
+
+
+def _log_unseen_failure(future: asyncio.Future[Any]) -> None:
+    """A computation made while a kept answer was served may fail with nobody waiting for it."""
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("dashboard: a page's answer could not be computed: %s", future.exception())
