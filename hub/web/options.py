@@ -12,6 +12,9 @@ WEB_OPTIONS = (
     Option("web_cache_seconds", 60.0, "how long the Usage, When, Peaks and Unused pages show one "
            "answer to everyone before asking the database again; 0: every time", non_negative_seconds,
            metavar="SECONDS"),
+    Option("web_process", True, "serve the dashboard beside the hub from a child process at a lower "
+           "priority, so page loads never hold the hub's interpreter; false: from a thread of the hub",
+           boolean),
     Option("pseudonymize_users", False, "show every user name as a keyed hash, to admins and in report "
            "output too", boolean),
 )
