@@ -154,3 +154,22 @@ def test_the_oldest_answers_go_first_beyond_the_capacity() -> None:
         assert await cache.get("a", Keep(60), lambda: "again") == "again"
         assert await cache.get("c", Keep(60), lambda: "again") == "c"
     run(test)
+
+
+def test_answers_nobody_waits_for_are_computed_one_at_a_time() -> None:
+    cache = ClockedCache()
+    first, second = Gate("new usage"), Gate("new when")
+
+    async def test() -> None:
+        await cache.get("usage", KEEP, lambda: "old usage")
+        await cache.get("when", KEEP, lambda: "old when")
+        cache.now = 90.0
+        assert await cache.get("usage", KEEP, first) == "old usage"
+        assert await cache.get("when", KEEP, second) == "old when"
+        await until(first.started)
+        await asyncio.sleep(0.2)
+        assert not second.started.is_set()
+        first.release.set()
+        await until(second.started)
+        second.release.set()
+    run(test)

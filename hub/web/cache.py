@@ -9,10 +9,13 @@ computation itself goes to a worker thread. A request for an answer that is bein
 that computation without holding a thread, so a slow first load never uses up the threads that
 other pages need. Once an answer is older than ``Keep.fresh`` it is still served for ``Keep.stale``
 more seconds while one computation makes the next, so only a first load ever waits for the database.
+Those computations nobody waits for run one at a time: a dashboard left open on every page takes
+at most one database connection, and one core, for them.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import OrderedDict
@@ -46,6 +49,7 @@ class AnswerCache:
         self._capacity = capacity
         self._clock = clock
         self._entries: OrderedDict[Hashable, _Entry[Any]] = OrderedDict()
+        self._one_unawaited = asyncio.Semaphore(1)
 
     async def get(self, key: Hashable, keep: Keep, compute: Callable[[], T]) -> T:
         """The answer for ``key``: kept if young enough, else from ``compute()`` run in a thread,
@@ -61,18 +65,20 @@ class AnswerCache:
         age = self._clock() - entry.at
         if age < keep.fresh:
             return entry.value  # type: ignore[return-value]
+        servable = age < keep.fresh + keep.stale
         if entry.pending is None:
-            entry.pending = asyncio.ensure_future(self._compute(entry, compute))
+            entry.pending = asyncio.ensure_future(self._compute(entry, compute, unawaited=servable))
             entry.pending.add_done_callback(_log_unseen_failure)
-        if age < keep.fresh + keep.stale:
+        if servable:
             return entry.value  # type: ignore[return-value]
         # Shielded: a request that gives up (its client left) does not cancel the others' answer.
         return await asyncio.shield(entry.pending)
 
-    async def _compute(self, entry: _Entry[T], compute: Callable[[], T]) -> T:
-        started = self._clock()
+    async def _compute(self, entry: _Entry[T], compute: Callable[[], T], unawaited: bool) -> T:
         try:
-            value = await run_in_threadpool(compute)
+            async with self._one_unawaited if unawaited else contextlib.nullcontext():
+                started = self._clock()
+                value = await run_in_threadpool(compute)
         finally:
             entry.pending = None   # a failure is not kept: the next request asks again
         entry.value, entry.at = value, started
