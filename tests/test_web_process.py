@@ -91,3 +91,20 @@ def test_the_dashboard_alone_serves_pages_metrics_and_health(sqlite_mesh: Mesh) 
         assert "procmesh_web_info" in client.get("/metrics").text
         assert client.get("/healthz").text == "ok\n"
         assert client.get("/usage").status_code == 200
+
+
+def test_a_hub_that_does_not_answer_its_dashboard_is_unhealthy(sqlite_mesh: Mesh) -> None:
+    """A stopped hub (SIGSTOP): the dashboard's process still answers, /healthz and /metrics with 503."""
+    web = start_web_hub(sqlite_mesh)
+    wait_for(lambda: answers(web), 30, "the dashboard to answer")
+    os.kill(web.hub.proc.pid, signal.SIGSTOP)
+    try:
+        with httpx.Client(base_url=web.url, timeout=60) as client:
+            health = client.get("/healthz")
+            assert health.status_code == 503 and "the hub did not answer" in health.text
+            assert client.get("/metrics").status_code == 503
+            assert client.get("/nodes").status_code == 200
+    finally:
+        os.kill(web.hub.proc.pid, signal.SIGCONT)
+    with web.client() as client:
+        wait_for(lambda: client.get("/healthz").status_code == 200, 30, "healthy again")

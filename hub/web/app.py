@@ -206,7 +206,10 @@ def create_app(ctx: WebContext) -> Starlette:
         return response
 
     async def metrics(_request: Request, _viewer: Viewer) -> Response:
-        exposition = await run_in_threadpool(ctx.metrics)
+        try:
+            exposition = await run_in_threadpool(ctx.metrics)
+        except ProcmeshError as exc:   # served by a child process: the hub did not answer it
+            return PlainTextResponse(f"{exc}\n", 503)
         return Response(exposition, media_type=CONTENT_TYPE_LATEST)
 
     async def healthz(_request: Request, _viewer: Viewer) -> Response:
