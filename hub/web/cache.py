@@ -7,8 +7,9 @@ year of data and change slowly; one computation per page and filter serves every
 Everything here runs on the dashboard's event loop, so the bookkeeping needs no lock; only the
 computation itself goes to a worker thread. A request for an answer that is being computed awaits
 that computation without holding a thread, so a slow first load never uses up the threads that
-other pages need. Once an answer is older than ``Keep.fresh`` it is still served for ``Keep.stale``
-more seconds while one computation makes the next, so only a first load ever waits for the database.
+other pages need. Once an answer is older than ``Keep.fresh`` (but not by more than ``Keep.stale``),
+the next request starts the computation of the next one, and every request is served the old one
+until it is there: only a first load, or one after a long quiet spell, waits for the database.
 Those computations nobody waits for run one at a time: a dashboard left open on every page takes
 at most one database connection, and one core, for them.
 """
@@ -42,6 +43,7 @@ class _Entry(Generic[T]):
         self.value: T | None = None
         self.at = float("-inf")       # when the computation of ``value`` started
         self.pending: asyncio.Future[T] | None = None
+        self.unawaited = False        # ``pending`` was started while ``value`` was young enough to serve
 
 
 class AnswerCache:
@@ -65,11 +67,11 @@ class AnswerCache:
         age = self._clock() - entry.at
         if age < keep.fresh:
             return entry.value  # type: ignore[return-value]
-        servable = age < keep.fresh + keep.stale
         if entry.pending is None:
-            entry.pending = asyncio.ensure_future(self._compute(entry, compute, unawaited=servable))
+            entry.unawaited = age < keep.fresh + keep.stale
+            entry.pending = asyncio.ensure_future(self._compute(entry, compute, entry.unawaited))
             entry.pending.add_done_callback(_log_unseen_failure)
-        if servable:
+        if entry.unawaited:   # the old answer serves until the one under way replaces it
             return entry.value  # type: ignore[return-value]
         # Shielded: a request that gives up (its client left) does not cancel the others' answer.
         return await asyncio.shield(entry.pending)
@@ -80,7 +82,8 @@ class AnswerCache:
                 started = self._clock()
                 value = await run_in_threadpool(compute)
         finally:
-            entry.pending = None   # a failure is not kept: the next request asks again
+            # A failure is not kept: the next request asks again.
+            entry.pending, entry.unawaited = None, False
         entry.value, entry.at = value, started
         return value
 
