@@ -98,8 +98,8 @@ def test_an_old_answer_is_served_at_once_until_the_next_is_there_however_long_th
         cache.now = 1000.0    # far beyond fresh + stale, but the next answer is under way
         assert await cache.get("usage", KEEP, nxt) == "old"
         nxt.release.set()
-        for _ in range(300):
-            if await cache.get("usage", KEEP, nxt) == "new":
+        for _ in range(300):   # "new" is there, too old already by this clock: "newer" replaces it
+            if await cache.get("usage", KEEP, lambda: "newer") == "newer":
                 break
             await asyncio.sleep(0.1)
         else:
