@@ -98,8 +98,8 @@ def test_an_old_answer_is_served_at_once_until_the_next_is_there_however_long_th
         cache.now = 1000.0    # far beyond fresh + stale, but the next answer is under way
         assert await cache.get("usage", KEEP, nxt) == "old"
         nxt.release.set()
-        for _ in range(300):   # "new" is there, too old already by this clock: "newer" replaces it
-            if await cache.get("usage", KEEP, lambda: "newer") == "newer":
+        for _ in range(300):
+            if await cache.get("usage", KEEP, nxt) == "new":
                 break
             await asyncio.sleep(0.1)
         else:
@@ -173,4 +173,20 @@ def test_answers_nobody_waits_for_are_computed_one_at_a_time() -> None:
         first.release.set()
         await until(second.started)
         second.release.set()
+    run(test)
+
+
+def test_an_answer_is_kept_ten_times_as_long_as_it_took_to_compute() -> None:
+    cache = ClockedCache()
+
+    def costly() -> str:
+        cache.now += 20.0    # the database took 20 s
+        return "old"
+
+    async def test() -> None:
+        assert await cache.get("when", Keep(60), costly) == "old"
+        cache.now = 199.0
+        assert await cache.get("when", Keep(60), lambda: "new") == "old"
+        cache.now = 201.0
+        assert await cache.get("when", Keep(60), lambda: "new") == "new"
     run(test)

@@ -11,7 +11,9 @@ other pages need. Once an answer is older than ``Keep.fresh`` (but not by more t
 the next request starts the computation of the next one, and every request is served the old one
 until it is there: only a first load, or one after a long quiet spell, waits for the database.
 Those computations nobody waits for run one at a time: a dashboard left open on every page takes
-at most one database connection, and one core, for them.
+at most one database connection, and one core, for them. And an answer is kept at least
+``COST_FACTOR`` times as long as it took to compute, so that a question costing the database 20 s
+is not asked every minute: a page left open costs the database a tenth of that page's time at most.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 log = logging.getLogger("procmesh.web")
 T = TypeVar("T")
 CAPACITY = 64
+COST_FACTOR = 10.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class _Entry(Generic[T]):
     def __init__(self) -> None:
         self.value: T | None = None
         self.at = float("-inf")       # when the computation of ``value`` started
+        self.cost = 0.0               # and how long it took
         self.pending: asyncio.Future[T] | None = None
         self.unawaited = False        # ``pending`` was started while ``value`` was young enough to serve
 
@@ -65,7 +69,7 @@ class AnswerCache:
                 self._entries.popitem(last=False)
         self._entries.move_to_end(key)
         age = self._clock() - entry.at
-        if age < keep.fresh:
+        if age < max(keep.fresh, COST_FACTOR * entry.cost):
             return entry.value  # type: ignore[return-value]
         if entry.pending is None:
             entry.unawaited = age < keep.fresh + keep.stale
@@ -84,7 +88,7 @@ class AnswerCache:
         finally:
             # A failure is not kept: the next request asks again.
             entry.pending, entry.unawaited = None, False
-        entry.value, entry.at = value, started
+        entry.value, entry.at, entry.cost = value, started, self._clock() - started
         return value
 
 
