@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 from urllib.parse import quote
 
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from markupsafe import Markup
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -50,7 +50,7 @@ class WebContext:
     loopback: bool
     settings: dict[str, Any]   # the hub's: watch, labs and licences files, interval, grace, tz
     zone: tzinfo               # of local days and times
-    metrics: Callable[[], bytes]        # the Prometheus exposition: the hub's, wherever it is counted
+    metrics: Callable[[], bytes]   # the Prometheus exposition: the hub's, wherever it is counted
     health: Callable[[], list[str]]
     lockout: Lockout = field(default_factory=Lockout)
     cache: AnswerCache = field(default_factory=AnswerCache)

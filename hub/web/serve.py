@@ -5,6 +5,7 @@ import asyncio
 import ipaddress
 import logging
 import socket
+import ssl
 import threading
 from dataclasses import dataclass
 from typing import Protocol
@@ -74,8 +75,15 @@ def bind(listen: Listen) -> socket.socket:
 
 
 def check_tls(certfile: str, keyfile: str) -> None:
+    """Both or neither, and readable: the process that serves loads them again, too late for one line."""
     if bool(certfile) != bool(keyfile):
         raise WebListenError("web_certfile and web_keyfile go together: give both, or neither")
+    if certfile:
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(certfile, keyfile)
+        except (OSError, ssl.SSLError) as exc:
+            raise WebListenError(f"web_certfile {certfile} with web_keyfile {keyfile} cannot be used: "
+                                 f"{exc.strerror or exc}") from None
 
 
 def uvicorn_config(app: ASGIApp, certfile: str, keyfile: str) -> uvicorn.Config:
