@@ -184,9 +184,17 @@ def test_an_answer_is_kept_ten_times_as_long_as_it_took_to_compute() -> None:
         return "old"
 
     async def test() -> None:
-        assert await cache.get("when", Keep(60), costly) == "old"
+        assert await cache.get("when", KEEP, costly) == "old"
         cache.now = 199.0
-        assert await cache.get("when", Keep(60), lambda: "new") == "old"
-        cache.now = 201.0
-        assert await cache.get("when", Keep(60), lambda: "new") == "new"
+        assert await cache.get("when", KEEP, lambda: "new") == "old"
+        cache.now = 259.0    # 200 s kept, then served for KEEP.stale more while the next is computed
+        assert await cache.get("when", KEEP, lambda: "new") == "old"
+        for _ in range(300):
+            if await cache.get("when", KEEP, lambda: "newer") == "new":
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the new answer never replaced the old one")
+        cache.now = 1000.0
+        assert await cache.get("when", KEEP, lambda: "newest") == "newest"
     run(test)

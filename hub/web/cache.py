@@ -69,10 +69,11 @@ class AnswerCache:
                 self._entries.popitem(last=False)
         self._entries.move_to_end(key)
         age = self._clock() - entry.at
-        if age < max(keep.fresh, COST_FACTOR * entry.cost):
+        fresh = max(keep.fresh, COST_FACTOR * entry.cost)
+        if age < fresh:
             return entry.value  # type: ignore[return-value]
         if entry.pending is None:
-            entry.unawaited = age < keep.fresh + keep.stale
+            entry.unawaited = age < fresh + keep.stale
             entry.pending = asyncio.ensure_future(self._compute(entry, compute, entry.unawaited))
             entry.pending.add_done_callback(_log_unseen_failure)
         if entry.unawaited:   # the old answer serves until the one under way replaces it
