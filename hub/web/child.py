@@ -57,10 +57,6 @@ class DashboardProcess:
         self._lifeline: Connection | None = None
         self._supervisor = threading.Thread(target=self._supervise, name="procmesh-web-supervisor", daemon=True)
 
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process else None
-
     def start(self) -> None:
         self._launch()
         self._supervisor.start()
