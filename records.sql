@@ -78,6 +78,38 @@ CREATE TABLE IF NOT EXISTS rollup_peak (
     PRIMARY KEY (day, process, counted, level)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
+-- Per local hour (its UTC start) and computer, all its users and programs together: seat time by
+-- hour of day and weekday (report --by hour, weekday,hour, lab,weekday,hour) without raw sessions.
+CREATE TABLE IF NOT EXISTS rollup_hours (
+    hourStart    DATETIME(3)  NOT NULL COMMENT 'UTC start of a local hour, in the zone named in rollup_state',
+    computerName VARCHAR(255) NOT NULL,
+    seconds      DOUBLE       NOT NULL COMMENT 'seat time: per user the union of the sessions in the hour, summed',
+    programSeconds DOUBLE     NOT NULL COMMENT 'plain sum of the session times in the hour',
+    sessions     INT          NOT NULL COMMENT 'sessions with time in the hour',
+    carried      INT          NOT NULL COMMENT 'of those, the sessions that began before the hour',
+    firstStart   DATETIME(3)  NOT NULL COMMENT 'UTC, earliest start of those sessions',
+    lastEnd      DATETIME(3)  NOT NULL COMMENT 'UTC, latest end of those sessions',
+    activeSeconds     DOUBLE NULL,
+    foregroundSeconds DOUBLE NULL,
+    PRIMARY KEY (hourStart, computerName)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- rollup_usage summed over computers and users, per local day and program (process '': all
+-- programs, the site's seat time): a year by month and program reads thousands of rows, not millions.
+CREATE TABLE IF NOT EXISTS rollup_programs (
+    day          DATE         NOT NULL COMMENT 'local day, in the zone named in rollup_state',
+    process      VARCHAR(255) NOT NULL COMMENT 'a label, or empty for all the programs together',
+    seconds      DOUBLE       NOT NULL,
+    programSeconds DOUBLE     NOT NULL,
+    sessions     INT          NOT NULL,
+    carried      INT          NOT NULL,
+    firstStart   DATETIME(3)  NOT NULL,
+    lastEnd      DATETIME(3)  NOT NULL,
+    activeSeconds     DOUBLE NULL,
+    foregroundSeconds DOUBLE NULL,
+    PRIMARY KEY (day, process)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
 -- Sessions written since their days were rolled up, as spans of UTC hours (since 1970).
 CREATE TABLE IF NOT EXISTS rollup_dirty (
     fromHour     BIGINT       NOT NULL,

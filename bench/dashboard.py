@@ -8,7 +8,10 @@ by bench/report_growth.py's loader), a real hub serves its dashboard; in the sam
    ``web_cache_seconds`` (``--cache-seconds``), so only the first one waits for the database;
 2. simulated nodes (bench/hub_ingest.py's sender) report for ``--duration`` seconds while nobody
    looks at the dashboard: report->commit p99;
-3. the same again while ``--page-rate`` pages a second (default 10, every page in turn) are loaded.
+3. the same again while ``--page-rate`` pages a second (default 10, every page in turn) are loaded;
+   2 and 3 in turn ``--rounds`` times, so that a change in a busy machine's load falls on both.
+Steps 2 and 3 run once with the dashboard in a child process of the hub (the default,
+``web_process = true``) and once in a thread of the hub (``--web process,thread``).
 The roll-up is brought up to date (``procmesh-hub rollup``) before the hub starts, as a running
 hub keeps it.
 
@@ -164,6 +167,11 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=5.0)
     parser.add_argument("--cache-seconds", type=float, default=60.0,
                         help="the hub's web_cache_seconds (0: every page load asks the database)")
+    parser.add_argument("--web", type=lambda text: text.split(","), default=["process", "thread"],
+                        help="how the hub serves its dashboard, each measured in turn: process, thread or both")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="quiet and loaded ingest phases in turn, so a change in the machine's load "
+                             "falls on both")
     args = parser.parse_args()
     # What hub_ingest's sender reads besides the above: paced reports over shared sockets.
     args.mode, args.sockets, args.window = "paced", 100, 5000
@@ -184,31 +192,44 @@ def main() -> None:
         print(f"  {built.stdout.strip()} in {time.perf_counter() - t0:.0f} s")
         watch = folder / "watch.txt"
         watch.write_text("bench\n")
-        port = free_port()
-        hub = start_hub(folder, url, watch, "--web-listen", f"127.0.0.1:{port}",
-                        "--web-cache-seconds", str(args.cache_seconds))
-        try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-                time_pages(client, args.loads).print("page server time, one load at a time:")
-            quiet = ingest(hub, args, "quiet")
+        for number, mode in enumerate(args.web):
+            measure(folder, url, watch, mode, args, time_pages_first=number == 0)
+
+
+def measure(folder: Path, url: str, watch: Path, mode: str, args: argparse.Namespace,
+            time_pages_first: bool) -> None:
+    """A hub serving its dashboard in ``mode``: page times (once), then ingest without and with page loads."""
+    print(f"  -- dashboard in a {mode} of the hub (web_process = {str(mode == 'process').lower()})")
+    port = free_port()
+    hub = start_hub(folder, url, watch, "--web-listen", f"127.0.0.1:{port}",
+                    "--web-cache-seconds", str(args.cache_seconds),
+                    "--web-process" if mode == "process" else "--no-web-process")
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+            timings = time_pages(client, args.loads)
+        if time_pages_first:
+            timings.print("page server time, one load at a time:")
+        quiet, busy = [], []
+        for round_number in range(args.rounds):
+            quiet += ingest(hub, args, f"{mode}-quiet-{round_number}")
             load_run = PageLoad(f"http://127.0.0.1:{port}", args.page_rate)
             load_run.start()
             try:
-                busy = ingest(hub, args, "busy")
+                busy += ingest(hub, args, f"{mode}-busy-{round_number}")
             finally:
                 load_run.stop()
-        finally:
-            hub.stop()
-        load_run.timings.print(f"page server time while {args.page_rate:g} pages/s load during ingest:")
-        if load_run.late:
-            print(f"    ({load_run.late} page loads started late: the loader could not keep the rate)")
-        p99_quiet, p99_busy = percentile(quiet, 99) * 1000, percentile(busy, 99) * 1000
-        print(f"  ingest, {args.sim_nodes} simulated nodes every {args.interval:g} s for {args.duration:g} s:")
-        for label, latencies, p99 in (("without", quiet, p99_quiet), ("with   ", busy, p99_busy)):
-            print(f"    report->commit p50 / p99 {label} page loads  "
-                  f"{percentile(latencies, 50) * 1000:7.1f} / {p99:7.1f} ms")
-        print(f"    p99 ratio with / without                     {p99_busy / p99_quiet:7.2f}")
-
+    finally:
+        hub.stop()
+    load_run.timings.print(f"page server time while {args.page_rate:g} pages/s load during ingest (last round):")
+    if load_run.late:
+        print(f"    ({load_run.late} page loads started late: the loader could not keep the rate)")
+    p99_quiet, p99_busy = percentile(quiet, 99) * 1000, percentile(busy, 99) * 1000
+    print(f"  ingest, {args.sim_nodes} simulated nodes every {args.interval:g} s, {args.rounds} x {args.duration:g} s"
+          " without and with page loads in turn:")
+    for label, latencies, p99 in (("without", quiet, p99_quiet), ("with   ", busy, p99_busy)):
+        print(f"    report->commit p50 / p99 {label} page loads  "
+              f"{percentile(latencies, 50) * 1000:7.1f} / {p99:7.1f} ms")
+    print(f"    p99 ratio with / without                     {p99_busy / p99_quiet:7.2f}")
 
 if __name__ == "__main__":
     main()

@@ -1,5 +1,5 @@
 """The commands that answer questions from the stored sessions: report, status, peak, unused, now,
-and rollup (bring the daily roll-up up to date, or rebuild it).
+and rollup (bring the roll-up up to date, or rebuild it).
 
 hub/cli.py registers them (``add_answer_commands``) and dispatches to ``ANSWER_COMMANDS``; the
 questions themselves are answered by hub.answers, which the web dashboard shares.
@@ -42,7 +42,7 @@ LICENSES = Option("licenses", "", "file of licences owned per program (default: 
 TZ = Option("tz", "", "time zone of periods and times shown, e.g. Europe/Berlin (default: this "
             "computer's)", metavar="ZONE")
 RETENTION_DAYS = Option("retention_days", 0.0, "delete sessions that ended more than this many days "
-                        "ago, in small batches once an hour; the daily roll-up keeps their usage (0: keep "
+                        "ago, in small batches once an hour; the roll-up keeps their usage (0: keep "
                         "everything)", _days, metavar="DAYS")
 ANSWER_OPTIONS = (LABS, LICENSES, TZ)
 
@@ -78,7 +78,7 @@ def add_answer_commands(command: Command, db_options: Sequence[Option], watch: O
     now = command("now", "what runs right now, per lab and computer, and the free seats per lab",
                   (*db_options, watch, LABS, interval, *log_options))
     now.add_argument("--format", choices=FORMATS, default="table")
-    rollup = command("rollup", "bring the daily roll-up up to date now (the hub does it every 5 "
+    rollup = command("rollup", "bring the roll-up up to date now (the hub does it every 5 "
                      "minutes), or --rebuild it from the stored sessions", (*db_options, TZ, *log_options))
     rollup.add_argument("--rebuild", action="store_true", help="forget the roll-up and compute it anew")
 

@@ -52,7 +52,7 @@ RUN_OPTIONS = (
 )
 ALL_OPTIONS = (*DB_OPTIONS, *RUN_OPTIONS, *ANSWER_OPTIONS, *WEB_OPTIONS, *LOG_OPTIONS)
 WEB_COMMAND_OPTIONS = tuple(o for o in ALL_OPTIONS if "endpoint" not in o.key
-                            and o.key not in ("curve", "accept_any_node", "retention_days"))
+                            and o.key not in ("curve", "accept_any_node", "retention_days", "web_process"))
 SUBCOMMANDS = ("run", "init-db", "keys", *ANSWER_COMMANDS, "web", "web-user")
 
 
@@ -132,9 +132,8 @@ def cmd_run(_parsed: argparse.Namespace, settings: dict) -> int:
     # Before the sockets accept anyone; logged only once nothing can fail with a one-line error.
     capacity = raise_open_files_limit()
     storage = _open_db(settings)
-    hub: Hub | None = None
     try:
-        dashboard = prepare_dashboard(settings, metrics.REGISTRY, lambda: hub.problems() if hub else [])
+        dashboard = prepare_dashboard(settings)
     except ProcmeshError:
         storage.close()
         raise
@@ -153,7 +152,7 @@ def cmd_run(_parsed: argparse.Namespace, settings: dict) -> int:
         log.info("the open-files limit leaves room for about %d nodes (two connections each)", capacity)
     hub.install_signal_handlers()
     keeper = start_rollup_keeper(settings)
-    web = start_beside_hub(dashboard) if dashboard else None
+    web = start_beside_hub(dashboard, metrics.REGISTRY, hub.problems) if dashboard else None
     try:
         return 0 if hub.run() else 1
     finally:

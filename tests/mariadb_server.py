@@ -39,6 +39,9 @@ class ThrowawayMariaDB:
         # Not under pytest's tmp folder: that is private to root, and the server runs as mysql.
         self.folder = Path(tempfile.mkdtemp(prefix="procmesh-mariadb-"))
         self.datadir = self.folder / "data"
+        # Its own temporary folder: at start mariadbd deletes the temporary-table files it finds in
+        # its tmpdir, and in the shared /tmp those belong to the machine's main server's queries.
+        self.tmpdir = self.folder / "tmp"
         self.port = free_port()
         self._install_db = install_db
         self._server = server
@@ -49,11 +52,13 @@ class ThrowawayMariaDB:
         return f"mariadb://root@127.0.0.1:{self.port}/mysql"
 
     def install(self) -> None:
+        self.tmpdir.mkdir()
         if os.geteuid() == 0:
             shutil.chown(self.folder, "mysql")
+            shutil.chown(self.tmpdir, "mysql")
         result = subprocess.run(
-            [self._install_db, "--no-defaults", f"--datadir={self.datadir}", *_as_mysql(),
-             "--auth-root-authentication-method=normal", "--skip-test-db", *SIZES],
+            [self._install_db, "--no-defaults", f"--datadir={self.datadir}", f"--tmpdir={self.tmpdir}",
+             *_as_mysql(), "--auth-root-authentication-method=normal", "--skip-test-db", *SIZES],
             capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, f"mariadb-install-db failed:\n{result.stdout}{result.stderr}"
 
@@ -62,7 +67,8 @@ class ThrowawayMariaDB:
         assert not self.running
         with open(self.folder / "server.log", "ab") as log:
             self._proc = subprocess.Popen(
-                [self._server, "--no-defaults", f"--datadir={self.datadir}", f"--port={self.port}",
+                [self._server, "--no-defaults", f"--datadir={self.datadir}", f"--tmpdir={self.tmpdir}",
+                 f"--port={self.port}",
                  "--bind-address=127.0.0.1", f"--socket={self.folder / 'sock'}",
                  f"--pid-file={self.folder / 'pid'}", *_as_mysql(), "--skip-name-resolve",
                  "--skip-log-bin", *SIZES],

@@ -39,13 +39,14 @@ def send_junk(mesh: Mesh) -> None:
     ctx.term()
 
 
-@pytest.fixture
-def reporting(sqlite_mesh: Mesh, fake_app) -> tuple[Mesh, WebHub, str]:
+# The dashboard in its own process asks the hub for these figures; in a thread it reads them.
+@pytest.fixture(params=["--web-process", "--no-web-process"])
+def reporting(request: pytest.FixtureRequest, sqlite_mesh: Mesh, fake_app) -> tuple[Mesh, WebHub, str]:
     """A hub serving its dashboard, and a node reporting a running program: (mesh, web, program)."""
     name = unique_name()
     fake_app(name)
     sqlite_mesh.watch_file.write_text(f"{name}\n")
-    web = start_web_hub(sqlite_mesh)
+    web = start_web_hub(sqlite_mesh, request.param)
     sqlite_mesh.start_node("metrics-pc/ann")
     return sqlite_mesh, web, name
 

@@ -44,32 +44,45 @@ REVIEWED = {
     # Identifiers and column definitions taken from the DDL constants of hub/storage (records.sql,
     # sqlite.SCHEMA), never from input: ALTER TABLE cannot take them as parameters.
     ("hub/storage/schema.py", "_table_upgrade"): {"table.name", "column", "definition", "clause"},
-    # The slots table: one row of placeholders per slot, each from the Dialect.
-    ("hub/answers/base.py", "slots_cte"): {"', '.join([row] * len(stretches))", "name"},
+    # A VALUES table: its name and column list from the callers (constants), one row of
+    # placeholders per row.
+    ("hub/answers/base.py", "values_cte"): {"', '.join([row] * len(rows))", "name"},
+    # The time placeholder, and ranges of startTime each made of two of them.
+    ("hub/answers/base.py", "overlapping"): {"tp", "starts"},
     # In the answer queries below: placeholders (mark, tp, dp and the Dialect's *_param), rows of
-    # placeholders, the Dialect's index hints and row lock, CTEs built by slots_cte, column names
-    # from KEY_COLUMNS or COUNTED, and the roll-up's own table names.
+    # placeholders, the Dialect's index hints and row lock, CTEs built by values_cte, WHERE
+    # conditions built by overlapping, column names from KEY_COLUMNS, COUNTED or MEASURES, and the
+    # roll-up's own table and column names (ROLLUP_TABLES, RollupTable constants).
     ("hub/answers/inventory.py", "last_used"): {"mark", "dialect.time_param", "hint"},
     ("hub/answers/inventory.py", "running_now"): {"dialect.since_hint", "dialect.time_param"},
     ("hub/answers/peak.py", "histogram_sql"): {
         "', '.join([mark] * len(labels))", "cte", "end", "seconds(dialect, 't', 't2')",
-        "start", "tp", "who"},
+        "start", "who", "' ' + hint if hint else ''", "where"},
     ("hub/answers/peak.py", "rolled_histogram_sql"): {
         "', '.join([mark] * len(labels))", "cte", "dp", "mark"},
-    ("hub/answers/rollup.py", "refresh"): {"storage.dialect.lock_rows", "mark"},
+    ("hub/answers/rollup.py", "refresh"): {"dialect.lock_rows", "mark"},
     ("hub/answers/rollup.py", "delete_old_sessions"): {
         "mark", "storage.dialect.time_param", "', '.join([mark] * len(ids))"},
     ("hub/answers/rollup.py", "_reset"): {"table"},
     ("hub/answers/rollup.py", "_set_state"): {"mark"},
+    ("hub/answers/rollup.py", "_longest_stored"): {"seconds(dialect, 'startTime', 'endTime')"},
+    # One row per stretch key: placeholders, a date or time placeholder from the Dialect.
+    ("hub/answers/rollup.py", "_names"): {"mark", "param"},
     ("hub/answers/rollup.py", "_compute"): {
-        "dialect.date_param", "', '.join([mark] * 11)", "', '.join([mark] * 5)"},
-    ("hub/answers/usage.py", "rolled_usage_sql"): {"cte", "dialect.date_param", "group"},
+        "table", "dp", "tp", "measures", "summed", "', '.join([dp] * len(todo))"},
+    # The statements _compute makes: a table with its column list, the columns it takes (constants
+    # and placeholders), the query of raw_usage_sql or histogram_sql, the derived table of _names.
+    ("hub/answers/rollup.py", "_insert"): {"into", "picked", "sql", "named"},
+    ("hub/answers/usage.py", "rolled_usage_sql"): {
+        "', '.join(ctes)", "group", "table.name", "table.unit", "' AND '.join(conditions)"},
     # Aliases g0.. of columns from KEY_COLUMNS, the slots CTE of placeholders, the Dialect's
     # templates (hint, time placeholder, GREATEST/LEAST and seconds of column names, also in a
-    # piece's share of its session's measured seconds).
+    # piece's share of its session's measured seconds), overlapping's condition, the measures
+    # named after USAGE_COLUMNS.
     ("hub/answers/usage.py", "raw_usage_sql"): {
-        "', '.join(picked + ['s.k AS k'])", "cte", "end", "group", "hint", "start", "tp",
-        "seconds(dialect, 'a', 'b')", "seconds(dialect, fresh, 'b')", "share"},
+        "', '.join(picked + ['s.k AS k'])", "cte", "end", "group", "start",
+        "seconds(dialect, fresh, 'b')", "where", "named",
+        "' ' + hint if hint else ''"},
     # The rows of a derived table: the statement's first row from FIRST_REPORTED_ROW and rows of
     # placeholders from _marks, nothing else.
     ("hub/storage/mariadb.py", "_raise_times"): {"rows"},

@@ -201,3 +201,13 @@ def test_a_certificate_without_its_key_is_one_line(sqlite_mesh: Mesh) -> None:
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == ("procmesh-hub: error: web_certfile and web_keyfile go "
                                                       "together: give both, or neither")
+
+
+def test_a_certificate_that_cannot_be_read_is_one_line(sqlite_mesh: Mesh) -> None:
+    sqlite_mesh.watch_file.write_text("anything\n")
+    (sqlite_mesh.folder / "web.crt").write_text("not a certificate\n")
+    result = run_cli("hub", *sqlite_mesh.hub_args(), "--web-listen", f"127.0.0.1:{free_port()}",
+                     "--web-certfile", "web.crt", "--web-keyfile", "web.key", cwd=sqlite_mesh.folder)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        "procmesh-hub: error: web_certfile web.crt with web_keyfile web.key cannot be used: ")

@@ -9,7 +9,7 @@ from hub.storage import NodeRow, SessionRow, open_storage
 from hub.web.pseudonym import Pseudonymizer
 from tests.fakeapps import unique_name
 from tests.processes import Mesh, python_env, run_cli
-from tests.webhub import start_web_hub
+from tests.webhub import add_account, sign_in, start_web_hub
 
 
 def store_a_session(mesh: Mesh, user: str) -> None:
@@ -41,3 +41,24 @@ def test_pseudonymize_users_hides_names_from_admins_and_from_report(sqlite_mesh:
     assert user not in hidden.stdout and alias in hidden.stdout
     shown = mesh.hub_cli("report", "--by", "user")
     assert user in shown.stdout
+
+
+def test_a_kept_answer_shows_a_viewer_pseudonyms_after_an_admin_saw_the_names(sqlite_mesh: Mesh) -> None:
+    """Pages keep one answer, and its renderings, for everyone: an admin's rendering with names
+    must never be what a viewer is served."""
+    mesh = sqlite_mesh
+    mesh.watch_file.write_text("editor\n")
+    user = unique_name("pmname")
+    store_a_session(mesh, user)
+    add_account(mesh, "ada", "admin", "admin-password")
+    add_account(mesh, "vic", "viewer", "viewer-password")
+    web = start_web_hub(mesh, "--web-cache-seconds", "600")
+    paths = ("/usage", "/usage.csv?table=user", "/nodes", "/nodes.csv")
+    with web.client() as admin:
+        sign_in(admin, "ada", "admin-password")
+        for path in paths:
+            assert user in admin.get(path).text, path
+    with web.client() as viewer:
+        sign_in(viewer, "vic", "viewer-password")
+        for path in paths:
+            assert user not in viewer.get(path).text, path

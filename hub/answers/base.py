@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from common.errors import ProcmeshError
 from hub.storage import Storage
@@ -73,20 +73,47 @@ def slot_of(k: int) -> int:
     return abs(k) - 1
 
 
-def slots_cte(dialect: Dialect, stretches: Sequence[Stretch], name: str = "slots",
-              bound: Callable[[float], Any] | None = None, param: str = "") -> tuple[str, list[Any]]:
-    """``slots(k, lo, hi) AS (VALUES ...)``: the stretches as a table, for a WITH clause; ``bound``
-    and ``param`` turn the bounds into other values (local dates for the roll-up)."""
-    if len(stretches) > MAX_SLOTS:
-        raise AnswerError(f"the question cuts the window into {len(stretches):,} periods, more than "
+def values_cte(name: str, row: str, rows: Sequence[Sequence[Any]]) -> tuple[str, list[Any]]:
+    """``name AS (VALUES ...)`` (name with its column list) for a WITH clause: one ``row`` of
+    placeholders per row, the rows' values as parameters."""
+    if len(rows) > MAX_SLOTS:
+        raise AnswerError(f"the question cuts the window into {len(rows):,} periods, more than "
                           f"{MAX_SLOTS:,}: ask for a shorter window (--since/--until)")
-    bound = bound or dialect.to_db_time
-    param = param or dialect.time_param
-    row = f"({dialect.placeholder}, {param}, {param})"
-    params: list[Any] = []
-    for stretch in stretches:
-        params += [stretch.k, bound(stretch.lo), bound(stretch.hi)]
-    return f"{name}(k, lo, hi) AS (VALUES {', '.join([row] * len(stretches))})", params
+    return f"{name} AS (VALUES {', '.join([row] * len(rows))})", [value for values in rows for value in values]
+
+
+def slots_cte(dialect: Dialect, stretches: Sequence[Stretch]) -> tuple[str, list[Any]]:
+    """``slots(k, lo, hi) AS (VALUES ...)``: the stretches as a table, for a WITH clause."""
+    tp = dialect.time_param
+    return values_cte("slots(k, lo, hi)", f"({dialect.placeholder}, {tp}, {tp})",
+                      [(s.k, dialect.to_db_time(s.lo), dialect.to_db_time(s.hi)) for s in stretches])
+
+
+def overlapping(dialect: Dialect, stretches: Sequence[Stretch], longest: float | None,
+                hinted: bool) -> tuple[str, str, list[Any]]:
+    """The index hint, the WHERE condition and its parameters that find the sessions of
+    ``records AS r`` that may overlap the stretches.
+
+    Without a bound on the length of sessions: those ending after the first stretch begins (the
+    endTime index; for a stretch a month ago that is every session of the month). With one
+    (``longest`` seconds, see hub.answers.rolled): those starting within each stretch or up to
+    ``longest`` before it (the startTime index), so a question reads only its raw days.
+    """
+    tp, to_db = dialect.time_param, dialect.to_db_time
+    lo, hi = min(s.lo for s in stretches), max(s.hi for s in stretches)
+    if longest is None:
+        hint = dialect.since_hint if hinted else ""
+        return hint, f"r.endTime >= {tp} AND r.startTime < {tp}", [to_db(lo), to_db(hi)]
+    ranges: list[list[float]] = []
+    reach = longest + 1.0   # a second more than any session: times are rounded to milliseconds
+    for stretch in sorted(stretches, key=lambda s: s.lo):
+        if ranges and stretch.lo - reach <= ranges[-1][1]:
+            ranges[-1][1] = max(ranges[-1][1], stretch.hi)
+        else:
+            ranges.append([stretch.lo - reach, stretch.hi])
+    starts = " OR ".join([f"(r.startTime >= {tp} AND r.startTime < {tp})"] * len(ranges))
+    return (dialect.start_hint, f"r.endTime >= {tp} AND ({starts})",
+            [to_db(lo), *(to_db(bound) for pair in ranges for bound in pair)])
 
 
 def seconds(dialect: Dialect, lo: str, hi: str) -> str:

@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 from hub.storage import Storage
 from hub.storage.base import Dialect
 
-from .base import AnswerError, Stretch, Window, bounds, seconds, slot_of, slots_cte
+from .base import AnswerError, Stretch, Window, bounds, overlapping, seconds, slot_of, slots_cte, values_cte
 from .periods import local_day, period_key, slots
-from .rolled import as_date, rolled, split
+from .rolled import rolled, split
 
 PER = ("day", "week", "month")
 COUNTED = {"computers": "computerName", "users": "user"}
@@ -47,29 +47,46 @@ def peaks(storage: Storage, window: Window, zone: ZoneInfo, now: float, per: str
     if span is None:
         return []
     days = slots(span[0], span[1], ["day"], zone)
-    raw, rolled_up = split(days, rolled(storage, zone) if use_rollup else None, zone)
+    roll = rolled(storage, zone) if use_rollup else None
+    raw, rolled_up = split(days, roll, zone)
     levels: dict[tuple[date, str], dict[int, list[float]]] = {}
     if raw:
-        sql, params = histogram_sql(storage.dialect, raw, COUNTED[counted], labels)
+        sql, params = histogram_sql(storage.dialect, raw, COUNTED[counted], labels,
+                                    None if roll is None else roll.longest)
         _collect(levels, storage.read(sql, params), storage.dialect,
                  lambda k: date.fromisoformat(days[slot_of(k)].key[0]))
     if rolled_up:
-        sql, params = rolled_histogram_sql(storage.dialect, rolled_up, counted, labels, zone)
-        _collect(levels, storage.read(sql, params), storage.dialect, as_date)
+        # The rolled-up days are summed per period in SQL: a year per month is 12 histograms of
+        # each label, not 365. Each period's rows come back under its first day.
+        firsts: dict[str, date] = {}
+        for unit in rolled_up:
+            firsts.setdefault(period_key(per, local_day(unit.start, zone)), local_day(unit.start, zone))
+        group = {key: index for index, key in enumerate(firsts)}
+        days = [(local_day(u.start, zone).isoformat(), group[period_key(per, local_day(u.start, zone))])
+                for u in rolled_up]
+        sql, params = rolled_histogram_sql(storage.dialect, days, counted, labels)
+        starts = list(firsts.values())
+        _collect(levels, storage.read(sql, params), storage.dialect, lambda g: starts[int(g)])
     return _peak_rows(levels, per, licenses or {})
 
 
-def histogram_sql(dialect: Dialect, stretches: Sequence[Stretch], who: str,
-                  labels: Sequence[str]) -> tuple[str, list[Any]]:
-    """Per stretch key k, label and level n >= 1: seconds at exactly n, first instant at n."""
+# The columns of histogram_sql.
+HISTOGRAM_COLUMNS = ("k", "p", "n", "secs", "first_at")
+
+
+def histogram_sql(dialect: Dialect, stretches: Sequence[Stretch], who: str, labels: Sequence[str],
+                  longest: float | None = None) -> tuple[str, list[Any]]:
+    """Per stretch key k, label and level n >= 1: seconds at exactly n, first instant at n.
+    ``longest``: see base.overlapping."""
     cte, params = slots_cte(dialect, stretches)
-    tp, mark = dialect.time_param, dialect.placeholder
+    hint, where, where_params = overlapping(dialect, stretches, longest, hinted=False)
+    mark = dialect.placeholder
     only = f" AND r.process IN ({', '.join([mark] * len(labels))})" if labels else ""
     start, end = f"{dialect.greatest}(r.startTime, s.lo)", f"{dialect.least}(r.endTime, s.hi)"
     sql = (f"WITH {cte}, "
            f"pieces AS (SELECT s.k AS k, r.process AS p, r.{who} AS w, {start} AS a, {end} AS b "
-           f"FROM records AS r JOIN slots AS s ON r.startTime < s.hi AND r.endTime > s.lo "
-           f"WHERE r.endTime > {tp} AND r.startTime < {tp}{only}), "
+           f"FROM records AS r{' ' + hint if hint else ''} JOIN slots AS s ON r.startTime < s.hi AND r.endTime > s.lo "
+           f"WHERE {where}{only}), "
            # Islands: a piece that starts after every earlier piece of the same computer ended
            # opens a new one; each island is one span of that computer running the label.
            f"marked AS (SELECT k, p, w, a, b, CASE WHEN a > MAX(b) OVER (PARTITION BY k, p, w ORDER BY a, b "
@@ -77,28 +94,29 @@ def histogram_sql(dialect: Dialect, stretches: Sequence[Stretch], who: str,
            f"numbered AS (SELECT k, p, w, a, b, SUM(opens) OVER (PARTITION BY k, p, w ORDER BY a, b "
            f"ROWS UNBOUNDED PRECEDING) AS island FROM marked), "
            f"spans AS (SELECT k, p, MIN(a) AS a, MAX(b) AS b FROM numbered GROUP BY k, p, w, island), "
-           f"steps AS (SELECT k, p, t, SUM(d) AS d FROM (SELECT k, p, a AS t, 1 AS d FROM spans "
-           f"UNION ALL SELECT k, p, b AS t, -1 AS d FROM spans) AS events GROUP BY k, p, t), "
-           f"levels AS (SELECT k, p, t, SUM(d) OVER (PARTITION BY k, p ORDER BY t ROWS UNBOUNDED PRECEDING) AS n, "
-           f"LEAD(t) OVER (PARTITION BY k, p ORDER BY t) AS t2 FROM steps) "
-           f"SELECT k, p, n, SUM({seconds(dialect, 't', 't2')}), MIN(t) FROM levels "
-           f"WHERE n > 0 AND t2 IS NOT NULL GROUP BY k, p, n")
-    lo, hi = min(s.lo for s in stretches), max(s.hi for s in stretches)
-    return sql, params + [dialect.to_db_time(lo), dialect.to_db_time(hi), *labels]
+           # Each span gives a +1 and a -1 event (a join with two rows reads spans once, where a
+           # UNION ALL of two reads has MariaDB compute every CTE above twice). Events at the same
+           # instant are not summed first: all but the last of them hold for no time (t2 = t).
+           f"events AS (SELECT k, p, CASE WHEN e.d > 0 THEN a ELSE b END AS t, e.d AS d FROM spans "
+           f"CROSS JOIN (SELECT 1 AS d UNION ALL SELECT -1) AS e), "
+           f"levels AS (SELECT k, p, t, SUM(d) OVER (PARTITION BY k, p ORDER BY t, d ROWS UNBOUNDED PRECEDING) AS n, "
+           f"LEAD(t) OVER (PARTITION BY k, p ORDER BY t, d) AS t2 FROM events) "
+           f"SELECT k, p, n, SUM({seconds(dialect, 't', 't2')}) AS secs, MIN(t) AS first_at FROM levels "
+           f"WHERE n > 0 AND t2 > t GROUP BY k, p, n")
+    return sql, params + where_params + list(labels)
 
 
-def rolled_histogram_sql(dialect: Dialect, stretches: Sequence[Stretch], counted: str,
-                         labels: Sequence[str], zone: ZoneInfo) -> tuple[str, list[Any]]:
-    """The same columns from the roll-up, with the local day in place of k."""
-    cte, params = slots_cte(dialect, stretches, "days", lambda ts: local_day(ts, zone).isoformat(),
-                            dialect.date_param)
+def rolled_histogram_sql(dialect: Dialect, days: Sequence[tuple[str, int]], counted: str,
+                         labels: Sequence[str]) -> tuple[str, list[Any]]:
+    """The same columns from the roll-up for the local days given (ISO date, group), summed per
+    group, with the group in place of k."""
     mark, dp = dialect.placeholder, dialect.date_param
+    cte, params = values_cte("days(d, g)", f"({dp}, {mark})", days)
     only = f" AND u.process IN ({', '.join([mark] * len(labels))})" if labels else ""
-    lo, hi = min(s.lo for s in stretches), max(s.hi for s in stretches)
-    sql = (f"WITH {cte} SELECT u.day, u.process, u.level, u.seconds, u.firstAt "
-           f"FROM rollup_peak AS u JOIN days AS d ON u.day >= d.lo AND u.day < d.hi "
-           f"WHERE u.counted = {mark} AND u.day >= {dp} AND u.day < {dp}{only}")
-    return sql, params + [counted, local_day(lo, zone).isoformat(), local_day(hi, zone).isoformat(), *labels]
+    sql = (f"WITH {cte} SELECT days.g, u.process, u.level, SUM(u.seconds), MIN(u.firstAt) "
+           f"FROM rollup_peak AS u JOIN days ON u.day = days.d "
+           f"WHERE u.counted = {mark} AND u.day >= {dp} AND u.day <= {dp}{only} GROUP BY days.g, u.process, u.level")
+    return sql, params + [counted, min(day for day, _ in days), max(day for day, _ in days), *labels]
 
 
 def _collect(levels: dict[tuple[date, str], dict[int, list[float]]], rows: Sequence[Sequence[Any]],

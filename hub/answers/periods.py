@@ -58,6 +58,18 @@ def days(since: float, until: float, zone: ZoneInfo) -> Iterator[tuple[date, flo
         day, lo = following, hi
 
 
+def units(since: float, until: float, zone: ZoneInfo, hourly: bool) -> Iterator[tuple[date, float, float]]:
+    """(local date, start, end) of every local day, or of every local hour when ``hourly``, that
+    overlaps [since, until), unclipped: the units the roll-up tables hold."""
+    for day, lo, hi in days(since, until, zone):
+        if not hourly:
+            yield day, lo, hi
+            continue
+        for _, start, end in _hours(lo, hi, zone):
+            if end > since and start < until:
+                yield day, start, end
+
+
 def _hours(lo: float, hi: float, zone: ZoneInfo) -> Iterator[tuple[int, float, float]]:
     """(local hour, start, end) of the local hours of one day, walked in UTC so DST changes and
     zones with half-hour offsets cut the day where its clocks do."""

@@ -22,10 +22,11 @@ from zoneinfo import ZoneInfo
 from hub.storage import Storage
 from hub.storage.base import Dialect
 
-from .base import AnswerError, Stretch, Window, bounds, seconds, slot_of, slots_cte
+from .base import (MAX_SLOTS, AnswerError, Stretch, Window, bounds, overlapping, seconds, slot_of, slots_cte,
+                   values_cte)
 from .labs import NO_LABS, Labs
 from .periods import PERIODS, Slot, slots
-from .rolled import rolled, split
+from .rolled import Unit, rolled, split
 
 KEYS = ("computer", "user", "process", "lab", *PERIODS)
 # The column behind each key; a lab is a function of the computer, so the SQL groups by computer
@@ -56,13 +57,41 @@ def grouping(text: str | Sequence[str]) -> list[str]:
     return names
 
 
+@dataclass(frozen=True)
+class RollupTable:
+    """A roll-up table and the grouping columns it keeps: a question reads the smallest that has
+    the columns it groups by."""
+    name: str
+    unit: str                  # the column that keys a unit: day (a local DATE) or hourStart (UTC)
+    columns: frozenset[str]
+    per_process: bool          # rows per program, and rows of process '' for all programs together
+
+    @property
+    def hourly(self) -> bool:
+        return self.unit == "hourStart"
+
+
+PROGRAMS_DAILY = RollupTable("rollup_programs", "day", frozenset({"process"}), True)
+USAGE_DAILY = RollupTable("rollup_usage", "day", frozenset({"computerName", "user", "process"}), True)
+# Hours keep computers only: per user or program, an hour of a year is too many rows to gain on.
+SEATS_HOURLY = RollupTable("rollup_hours", "hourStart", frozenset({"computerName"}), False)
+
+
+def rollup_table(columns: Sequence[str], hourly: bool) -> RollupTable | None:
+    """The smallest roll-up table that keeps ``columns``; None: the question reads raw sessions."""
+    for table in (SEATS_HOURLY,) if hourly else (PROGRAMS_DAILY, USAGE_DAILY):
+        if set(columns) <= table.columns:
+            return table
+    return None
+
+
 def usage(storage: Storage, by: Sequence[str], window: Window, zone: ZoneInfo, now: float,
           labs: Labs = NO_LABS, top: int | None = None, use_rollup: bool = True) -> list[UsageRow]:
     """Usage grouped by ``by`` (see KEYS) within ``window``, periods in ``zone``; biggest first
     (seat time, then key), at most ``top`` rows.
 
-    Whole local days that the daily roll-up holds are read from it (when it was made in ``zone``
-    and the question needs no hours); the rest, such as today, from the sessions themselves.
+    Whole local days (or hours) that a roll-up table made in ``zone`` holds are read from it
+    (rollup_table: hours only by computer or lab); the rest, such as today, from the sessions.
     use_rollup=False reads only raw sessions (the benchmark compares the two).
     """
     by = grouping(by)
@@ -71,73 +100,112 @@ def usage(storage: Storage, by: Sequence[str], window: Window, zone: ZoneInfo, n
         return []
     periods = [name for name in by if name in PERIODS]
     cut = slots(span[0], span[1], periods, zone)
-    roll = rolled(storage, zone) if use_rollup and "hour" not in periods else None
-    raw, rolled_up = split(cut, roll, zone)
     columns = sorted({KEY_COLUMNS[name] for name in by if name in KEY_COLUMNS})
+    table = rollup_table(columns, "hour" in periods) if use_rollup else None
+    roll = rolled(storage, zone) if table is not None else None
+    raw, rolled_up = split(cut, roll, zone, "hour" in periods)
     rows: list[Sequence[Any]] = []
     if raw:
-        sql, params = raw_usage_sql(storage.dialect, raw, columns, window.since is not None)
+        sql, params = raw_usage_sql(storage.dialect, raw, columns, window.since is not None,
+                                    None if roll is None else roll.longest)
         rows += storage.read(sql, params)
-    if rolled_up:
-        sql, params = rolled_usage_sql(storage.dialect, rolled_up, columns, zone)
+    if rolled_up and table is not None:
+        merged = lab_firsts(storage, labs) if "lab" in by and "computer" not in by else {}
+        sql, params = rolled_usage_sql(storage.dialect, rolled_up, cut, columns, table, zone, merged)
         rows += storage.read(sql, params)
     return _ranked(_fold(storage.dialect, rows, by, columns, cut, labs), top)
 
 
+# The columns of raw_usage_sql after the grouping columns g0, g1, ... (rolled_usage_sql: the same).
+USAGE_COLUMNS = ("k", "sessions", "seat", "program", "first_start", "last_end", "carried", "act", "fg")
+
+
 def raw_usage_sql(dialect: Dialect, stretches: Sequence[Stretch], columns: Sequence[str],
-                  hinted: bool) -> tuple[str, list[Any]]:
+                  hinted: bool, longest: float | None = None) -> tuple[str, list[Any]]:
     """Per group of ``columns`` and stretch key k: sessions, seat seconds, program seconds, first
     start, last end and sessions carried over from before the stretch, from the sessions in
     ``records`` (gaps and islands: a piece adds only the part of it that no earlier piece of the
-    same node covered, found by a running MAX of the ends)."""
+    same node covered, found by a running MAX of the ends). ``longest``: see base.overlapping."""
     cte, params = slots_cte(dialect, stretches)
-    tp = dialect.time_param
+    hint, where, where_params = overlapping(dialect, stretches, longest, hinted)
     picked = [f"r.{column} AS g{i}" for i, column in enumerate(columns)]
     group = ", ".join([f"g{i}" for i in range(len(columns))] + ["k"])
     start, end = f"{dialect.greatest}(r.startTime, s.lo)", f"{dialect.least}(r.endTime, s.hi)"
     fresh = f"{dialect.greatest}(a, COALESCE(covered, a))"
-    hint = f" {dialect.since_hint}" if hinted and dialect.since_hint else ""
     # A piece's share of its session's measured seconds; a session of no length has them whole.
     share = f"COALESCE({seconds(dialect, 'a', 'b')} / NULLIF({seconds(dialect, 'st', 'en')}, 0), 1)"
+    measures = (f"SUM(CASE WHEN k > 0 OR st >= lo THEN 1 ELSE 0 END)",
+                f"SUM(CASE WHEN covered IS NULL OR b > covered THEN {seconds(dialect, fresh, 'b')} ELSE 0 END)",
+                f"SUM({seconds(dialect, 'a', 'b')})", "MIN(st)", "MAX(en)",
+                "SUM(CASE WHEN st < lo THEN 1 ELSE 0 END)", f"SUM(act * {share})", f"SUM(fg * {share})")
+    named = ", ".join(f"{value} AS {name}" for value, name in zip(measures, USAGE_COLUMNS[1:]))
     sql = (f"WITH {cte}, "
            f"pieces AS (SELECT {', '.join(picked + ['s.k AS k'])}, r.computerName AS pc, r.user AS who, "
            f"{start} AS a, {end} AS b, r.startTime AS st, r.endTime AS en, s.lo AS lo, "
            f"r.activeSeconds AS act, r.foregroundSeconds AS fg "
            # A session that ends where a slot begins has no share in it; one of no length has.
-           f"FROM records AS r{hint} JOIN slots AS s ON r.startTime < s.hi "
+           f"FROM records AS r{' ' + hint if hint else ''} JOIN slots AS s ON r.startTime < s.hi "
            f"AND (r.endTime > s.lo OR (r.endTime = r.startTime AND r.startTime >= s.lo)) "
-           f"WHERE r.endTime >= {tp} AND r.startTime < {tp}), "
+           f"WHERE {where}), "
            f"marked AS (SELECT {group}, a, b, st, en, lo, act, fg, MAX(b) OVER (PARTITION BY {group}, pc, who "
            f"ORDER BY a, b ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS covered FROM pieces) "
-           f"SELECT {group}, SUM(CASE WHEN k > 0 OR st >= lo THEN 1 ELSE 0 END), "
-           f"SUM(CASE WHEN covered IS NULL OR b > covered THEN {seconds(dialect, fresh, 'b')} ELSE 0 END), "
-           f"SUM({seconds(dialect, 'a', 'b')}), MIN(st), MAX(en), "
-           f"SUM(CASE WHEN st < lo THEN 1 ELSE 0 END), SUM(act * {share}), SUM(fg * {share}) "
-           f"FROM marked GROUP BY {group}")
-    lo, hi = min(s.lo for s in stretches), max(s.hi for s in stretches)
-    return sql, params + [dialect.to_db_time(lo), dialect.to_db_time(hi)]
+           f"SELECT {group}, {named} FROM marked GROUP BY {group}")
+    return sql, params + where_params
 
 
-def rolled_usage_sql(dialect: Dialect, stretches: Sequence[Stretch], columns: Sequence[str],
-                     zone: ZoneInfo) -> tuple[str, list[Any]]:
-    """The same columns as raw_usage_sql from the daily roll-up, for stretches of whole days.
+def lab_firsts(storage: Storage, labs: Labs) -> dict[str, str]:
+    """For the computers of the nodes table, the first computer (by name) of the same lab, where
+    that is another one: a question by lab sums computers in SQL under their lab's first, so a
+    lab of 40 computers comes back as one row, not 40 (the lab itself is named in Python, where
+    the patterns of labs.txt are). Empty when there are too many computers to send."""
+    computers = sorted(name for (name,) in storage.read("SELECT DISTINCT computerName FROM nodes", []))
+    firsts: dict[str, str] = {}
+    merged = {}
+    for computer in computers:
+        first = firsts.setdefault(labs.lab_of(computer), computer)
+        if first != computer:
+            merged[computer] = first
+    return merged if len(merged) <= MAX_SLOTS else {}
 
-    A session across midnight is in the rows of both days; where both days are in one stretch, or
-    the stretch joins the time before it, the later day's ``carried`` sessions were counted already.
+
+def rolled_usage_sql(dialect: Dialect, units: Sequence[Unit], cut: Sequence[Slot], columns: Sequence[str],
+                     table: RollupTable, zone: ZoneInfo, merged: dict[str, str] | None = None) -> tuple[str, list[Any]]:
+    """The same columns as raw_usage_sql from a roll-up table, for whole units (days or hours).
+
+    The units of all the slots of one key (every Monday 10:00 of a month) are summed in SQL, under
+    the key's first slot. A session across a unit's start is in the rows of both units; where the
+    unit follows time of the same slot (``carry``), its ``carried`` sessions were counted already.
+    ``merged``: computers counted under another computer's name (see lab_firsts).
     """
-    cte, params = slots_cte(dialect, stretches, "days", lambda ts: local_date(ts, zone), dialect.date_param)
-    group = ", ".join([f"u.{column}" for column in columns] + ["d.k"])
-    # Without process, the rows that hold all the programs together (process '') give seat time.
-    programs = "<>" if "process" in columns else "="
-    sql = (f"WITH {cte} "
-           f"SELECT {group}, SUM(u.sessions) - SUM(CASE WHEN d.k < 0 OR u.day > d.lo THEN u.carried "
-           f"ELSE 0 END), SUM(u.seconds), SUM(u.programSeconds), MIN(u.firstStart), MAX(u.lastEnd), 0, "
-           f"SUM(u.activeSeconds), SUM(u.foregroundSeconds) "
-           f"FROM rollup_usage AS u JOIN days AS d ON u.day >= d.lo AND u.day < d.hi "
-           f"WHERE u.process {programs} '' AND u.day >= {dialect.date_param} AND u.day < {dialect.date_param} "
-           f"GROUP BY {group}")
-    lo, hi = min(s.lo for s in stretches), max(s.hi for s in stretches)
-    return sql, params + [local_date(lo, zone), local_date(hi, zone)]
+    first: dict[tuple[str, ...], int] = {}
+    for index, slot in enumerate(cut):
+        first.setdefault(slot.key, index)
+    mark = dialect.placeholder
+    unit_param, unit_value = ((dialect.time_param, dialect.to_db_time) if table.hourly
+                              else (dialect.date_param, lambda ts: local_date(ts, zone)))
+    cte, params = values_cte("units(g, c, u)", f"({mark}, {mark}, {unit_param})",
+                             [(first[cut[u.slot].key] + 1, int(u.carry), unit_value(u.start)) for u in units])
+    picked = {column: f"t.{column}" for column in columns}
+    ctes, join = [cte], ""
+    if merged and "computerName" in columns:
+        named, named_params = values_cte("firsts(pc, first)", f"({dialect.text_param}, {mark})",
+                                          sorted(merged.items()))
+        ctes.append(named)
+        params += named_params
+        join = " LEFT JOIN firsts AS f ON f.pc = t.computerName"
+        picked["computerName"] = "COALESCE(f.first, t.computerName)"
+    group = ", ".join([picked[column] for column in columns] + ["d.g"])
+    conditions = [f"t.{table.unit} >= {unit_param}", f"t.{table.unit} <= {unit_param}"]
+    if table.per_process:
+        # Without process, the rows that hold all the programs together (process '') give seat time.
+        conditions.append("t.process <> ''" if "process" in columns else "t.process = ''")
+    sql = (f"WITH {', '.join(ctes)} "
+           f"SELECT {group}, SUM(t.sessions) - SUM(t.carried * d.c), SUM(t.seconds), SUM(t.programSeconds), "
+           f"MIN(t.firstStart), MAX(t.lastEnd), 0, SUM(t.activeSeconds), SUM(t.foregroundSeconds) "
+           f"FROM {table.name} AS t JOIN units AS d ON t.{table.unit} = d.u{join} "
+           f"WHERE {' AND '.join(conditions)} GROUP BY {group}")
+    starts = [u.start for u in units]
+    return sql, params + [unit_value(min(starts)), unit_value(max(starts))]
 
 
 def local_date(ts: float, zone: ZoneInfo) -> str:

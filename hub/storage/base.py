@@ -209,12 +209,17 @@ class Dialect:
     seconds_between: str                     # the seconds from {lo} to {hi}, to the millisecond
     time_param: str                          # a placeholder that holds a time (to_db_time's value)
     date_param: str                          # a placeholder that holds a date ('2026-12-01')
+    # A placeholder that holds text compared with the tables' text columns, in their collation.
+    text_param: str
     lock_rows: str                           # written after a SELECT that locks what it reads
     to_db_time: Callable[[float], Any]
     from_db_time: Callable[[Any], float]
     # Written after "FROM records" when a report has a start: read the sessions ending after it
     # through the endTime index (see the MariaDB backend for why a hint is needed).
     since_hint: str = ""
+    # Written after "FROM records" when the sessions are found by ranges of startTime (hub.answers,
+    # for the few raw days of a question that the roll-up answers in the main).
+    start_hint: str = ""
 
 
 def group_columns(by: Sequence[str]) -> list[str]:

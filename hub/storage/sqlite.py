@@ -69,6 +69,32 @@ SCHEMA = (
         firstAt      TEXT NOT NULL,
         PRIMARY KEY (day, process, counted, level)
     )""",
+    """CREATE TABLE IF NOT EXISTS rollup_hours (
+        hourStart    TEXT NOT NULL,
+        computerName TEXT NOT NULL,
+        seconds      REAL NOT NULL,
+        programSeconds REAL NOT NULL,
+        sessions     INTEGER NOT NULL,
+        carried      INTEGER NOT NULL,
+        firstStart   TEXT NOT NULL,
+        lastEnd      TEXT NOT NULL,
+        activeSeconds     REAL,
+        foregroundSeconds REAL,
+        PRIMARY KEY (hourStart, computerName)
+    )""",
+    """CREATE TABLE IF NOT EXISTS rollup_programs (
+        day          TEXT NOT NULL,
+        process      TEXT NOT NULL,
+        seconds      REAL NOT NULL,
+        programSeconds REAL NOT NULL,
+        sessions     INTEGER NOT NULL,
+        carried      INTEGER NOT NULL,
+        firstStart   TEXT NOT NULL,
+        lastEnd      TEXT NOT NULL,
+        activeSeconds     REAL,
+        foregroundSeconds REAL,
+        PRIMARY KEY (day, process)
+    )""",
     """CREATE TABLE IF NOT EXISTS rollup_dirty (
         fromHour     INTEGER NOT NULL,
         toHour       INTEGER NOT NULL,
@@ -116,7 +142,7 @@ DIALECT = Dialect(
     # julianday() is a day count; rounding each session to whole milliseconds keeps the sum exact.
     sum_seconds="SUM(round((julianday({hi}) - julianday({lo})) * 86400000)) / 1000.0",
     seconds_between="round((julianday({hi}) - julianday({lo})) * 86400000) / 1000.0",
-    time_param="?", date_param="?",
+    time_param="?", date_param="?", text_param="?",
     lock_rows="",   # BEGIN IMMEDIATE already holds the only write lock
     to_db_time=to_text, from_db_time=from_text,
     # Without it SQLite walks a whole grouping index (records_computer_start) for its GROUP BY.

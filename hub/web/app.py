@@ -6,15 +6,15 @@ import time
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 from urllib.parse import quote
 
-from prometheus_client import CollectorRegistry, generate_latest
+from markupsafe import Markup
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -24,12 +24,13 @@ from common.errors import ProcmeshError
 from hub.storage import StorageError
 from hub.web.accounts import Account, Accounts
 from hub.web.basic import basic_credentials
-from hub.web.cache import AnswerCache
+from hub.web.cache import AnswerCache, Keep
 from hub.web.lockout import Lockout
-from hub.web.page import Page, PageView, Query
+from hub.web.page import Page, Query
 from hub.web.pages import PAGES
 from hub.web.pool import StoragePool
 from hub.web.pseudonym import Pseudonymizer
+from hub.web.rendered import Rendered
 from hub.web.session import Sessions, csrf_ok, new_csrf_token
 from hub.web.table import Hide
 
@@ -42,13 +43,14 @@ OPEN_NAME = "local"   # who an open (loopback, no accounts) dashboard takes a vi
 class WebContext:
     """Everything the app needs from whoever serves it (the hub, or ``procmesh-hub web``)."""
 
-    pool: StoragePool
+    pool: StoragePool          # the range pages' answers, which may take seconds
+    quick: StoragePool         # accounts and the live pages: never queued behind a slow answer
     sessions: Sessions
     pseudonymizer: Pseudonymizer
     loopback: bool
     settings: dict[str, Any]   # the hub's: watch, labs and licences files, interval, grace, tz
     zone: tzinfo               # of local days and times
-    registry: CollectorRegistry
+    metrics: Callable[[], bytes]   # the Prometheus exposition: the hub's, wherever it is counted
     health: Callable[[], list[str]]
     lockout: Lockout = field(default_factory=Lockout)
     cache: AnswerCache = field(default_factory=AnswerCache)
@@ -70,7 +72,7 @@ def create_app(ctx: WebContext) -> Starlette:
 
     def identify(request: Request) -> Viewer | None:
         """The viewer behind a request, or None when it must sign in first."""
-        with ctx.pool.borrow() as storage:
+        with ctx.quick.borrow() as storage:
             accounts = Accounts(storage)
             if ctx.loopback and not accounts.any():
                 return Viewer(OPEN_NAME, "admin", _hide(ctx, "admin"), "", False)
@@ -95,7 +97,7 @@ def create_app(ctx: WebContext) -> Starlette:
         wait = ctx.lockout.wait_seconds(*keys)
         if wait > 0:
             return f"too many wrong passwords: try again in {int(wait // 60) + 1} minutes"
-        with ctx.pool.borrow() as storage:
+        with ctx.quick.borrow() as storage:
             account = Accounts(storage).verify(name, password)
         if account is None:
             ctx.lockout.failed(*keys)
@@ -104,7 +106,7 @@ def create_app(ctx: WebContext) -> Starlette:
             ctx.lockout.succeeded(*keys)
         return account
 
-    def guarded(handler: Callable[[Request, Viewer], Response], machine: bool = False) -> Callable:
+    def guarded(handler: Callable[[Request, Viewer], Awaitable[Response]], machine: bool = False) -> Callable:
         """Every route but the login page and the static files passes here."""
         async def endpoint(request: Request) -> Response:
             started = time.perf_counter()
@@ -120,7 +122,7 @@ def create_app(ctx: WebContext) -> Starlette:
                                              {"WWW-Authenticate": 'Basic realm="procmesh"'})
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(f"/login?next={quote(target)}", 303)
-            response = await run_in_threadpool(handler, request, viewer)
+            response = await handler(request, viewer)
             # Read by bench/dashboard.py: the server's own time, without the network's.
             response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
             return response
@@ -132,24 +134,36 @@ def create_app(ctx: WebContext) -> Starlette:
         response.headers["Cache-Control"] = "no-store"   # personal data: never from a shared cache
         return response
 
-    def page_route(page: Page) -> Callable[[Request, Viewer], Response]:
-        def handler(request: Request, viewer: Viewer) -> Response:
-            query = Query.from_params(request.query_params, ctx.clock(), ctx.zone)
-            def answer() -> PageView:
-                with ctx.pool.borrow() as storage:
-                    return page.build(storage, query, ctx)
+    main_template = templates.get_template("page_main.html")
 
+    def keep(page: Page) -> Keep:
+        limit = ctx.settings["web_cache_seconds"]
+        if page.live:   # what runs now changes with every report, not more often
+            return Keep(min(limit, ctx.settings["interval"]))
+        return Keep(limit, stale=limit)
+
+    def page_route(page: Page) -> Callable[[Request, Viewer], Awaitable[Response]]:
+        pool = ctx.quick if page.live else ctx.pool
+
+        def answer(query: Query) -> Rendered:
+            with pool.borrow() as storage:
+                return Rendered(page.build(storage, query, ctx))
+
+        async def handler(request: Request, viewer: Viewer) -> Response:
+            query = Query.from_params(request.query_params, ctx.clock(), ctx.zone)
             try:
-                ttl = ctx.settings["web_cache_seconds"] if page.cached else 0.0
-                view = ctx.cache.get((page.name, query), ttl, answer)
+                rendered = await ctx.cache.get((page.name, query), keep(page), lambda: answer(query))
             except ProcmeshError as exc:   # the database, or a labs.txt or licenses.txt line
                 unavailable = isinstance(exc, StorageError)
                 return render(request, viewer, "error.html", 503 if unavailable else 500, page=page,
                               message=str(exc), unavailable=unavailable)
             if request.url.path.endswith(".csv"):
-                return _csv(page, view, request.query_params.get("table", ""), viewer, ctx.zone)
-            return render(request, viewer, "page.html", page=page, view=view, query=query,
-                          csv_query=request.url.query, zone=ctx.zone)
+                return await _csv(page, rendered, request.query_params.get("table", ""), viewer, ctx.zone)
+            key = ("html", viewer.hide is None, request.url.query)
+            main = rendered.text(key) or rendered.keep(key, await run_in_threadpool(
+                main_template.render, page=page, view=rendered.view, query=query, hide=viewer.hide,
+                csv_query=request.url.query, zone=ctx.zone))
+            return render(request, viewer, "page.html", page=page, view=rendered.view, main=Markup(main))
         return handler
 
     def login_form(request: Request, error: str = "", status: int = 200) -> Response:
@@ -191,11 +205,15 @@ def create_app(ctx: WebContext) -> Starlette:
         ctx.sessions.clear(response)
         return response
 
-    def metrics(_request: Request, _viewer: Viewer) -> Response:
-        return Response(generate_latest(ctx.registry), media_type=CONTENT_TYPE_LATEST)
+    async def metrics(_request: Request, _viewer: Viewer) -> Response:
+        try:
+            exposition = await run_in_threadpool(ctx.metrics)
+        except ProcmeshError as exc:   # served by a child process: the hub did not answer it
+            return PlainTextResponse(f"{exc}\n", 503)
+        return Response(exposition, media_type=CONTENT_TYPE_LATEST)
 
-    def healthz(_request: Request, _viewer: Viewer) -> Response:
-        problems = ctx.health()
+    async def healthz(_request: Request, _viewer: Viewer) -> Response:
+        problems = await run_in_threadpool(ctx.health)
         if problems:
             return PlainTextResponse("; ".join(problems) + "\n", 503)
         return PlainTextResponse("ok\n")
@@ -209,7 +227,9 @@ def create_app(ctx: WebContext) -> Starlette:
         handler = guarded(page_route(page))
         routes += [Route(page.path, handler), Route(page.csv_path, handler)]
     if all(page.path != "/" for page in PAGES):
-        routes.append(Route("/", guarded(lambda _request, _viewer: RedirectResponse(PAGES[0].path, 303))))
+        async def home(_request: Request, _viewer: Viewer) -> Response:
+            return RedirectResponse(PAGES[0].path, 303)
+        routes.append(Route("/", guarded(home)))
     return Starlette(routes=routes)
 
 
@@ -222,10 +242,11 @@ def _safe_next(path: str) -> str:
     return path if path.startswith("/") and not path.startswith("//") and "\\" not in path else "/"
 
 
-def _csv(page: Page, view: PageView, which: str, viewer: Viewer, zone: tzinfo) -> Response:
-    tables = {table.name: table for table in view.tables}
-    table = tables.get(which) or view.tables[0]
-    body = table.csv_text(viewer.hide, zone)
+async def _csv(page: Page, rendered: Rendered, which: str, viewer: Viewer, zone: tzinfo) -> Response:
+    tables = {table.name: table for table in rendered.view.tables}
+    table = tables.get(which) or rendered.view.tables[0]
+    key = ("csv", viewer.hide is None, table.name)
+    body = rendered.text(key) or rendered.keep(key, await run_in_threadpool(table.csv_text, viewer.hide, zone))
     filename = f"procmesh-{page.name}{'-' + table.name if len(tables) > 1 else ''}.csv"
     return Response(body, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"',

@@ -4,70 +4,29 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
-import socket
 import sys
 import time
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
-import uvicorn
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import InfoMetricFamily
 
 from common import __version__
-from hub.answers.zone import resolve_zone
-from hub.storage import Storage, open_storage
 from hub.tables import render_table
 from hub.web.accounts import ROLES, AccountError, Accounts
-from hub.web.app import WebContext, create_app
-from hub.web.pool import StoragePool
-from hub.web.pseudonym import Pseudonymizer
-from hub.web.serve import (BackgroundServer, Listen, WebListenError, bind, parse_listen, serve_in_front,
-                           uvicorn_config)
-from hub.web.session import Sessions
+from hub.web.child import DashboardProcess
+from hub.web.dashboard import Dashboard, Health, open_dashboard_db, prepare_dashboard
+from hub.web.serve import BackgroundServer, Stoppable, WebListenError, serve_in_front
 
 log = logging.getLogger("procmesh.web")
 
 
-@dataclass
-class Dashboard:
-    """A dashboard ready to serve: its socket is bound and the access rule checked."""
-
-    listen: Listen
-    sock: socket.socket
-    config: uvicorn.Config
-    tls: bool
-
-    @property
-    def url(self) -> str:
-        return self.listen.url(self.tls)
-
-
-def prepare_dashboard(settings: dict, registry: CollectorRegistry,
-                      health: Callable[[], list[str]]) -> Dashboard | None:
-    """Check the address rule and bind, so every mistake is one line before anything runs; None: off."""
-    listen = parse_listen(settings["web_listen"])
-    if listen is None:
-        return None
-    open_db = _opener(settings)
-    with open_db() as storage:
-        if not listen.loopback and not Accounts(storage).any():
-            raise WebListenError(
-                f"web_listen {settings['web_listen']} is not a loopback address, so the dashboard needs "
-                "accounts: add one with procmesh-hub web-user add NAME --role admin, or use "
-                "web_listen = 127.0.0.1:8807")
-    keys_dir = Path(settings["keys_dir"]).expanduser()
-    ctx = WebContext(
-        pool=StoragePool(open_db), sessions=Sessions.from_keys_dir(keys_dir),
-        pseudonymizer=Pseudonymizer.from_keys_dir(keys_dir), loopback=listen.loopback,
-        settings=settings, zone=resolve_zone(settings["tz"]), registry=registry, health=health)
-    config = uvicorn_config(create_app(ctx), settings["web_certfile"], settings["web_keyfile"])
-    return Dashboard(listen, bind(listen), config, bool(settings["web_certfile"]))
-
-
-def start_beside_hub(dashboard: Dashboard) -> BackgroundServer:
-    server = BackgroundServer(dashboard.config, dashboard.sock)
+def start_beside_hub(dashboard: Dashboard, registry: CollectorRegistry, health: Health) -> Stoppable:
+    """Serve the dashboard while the hub runs: in a child process (``web_process``), else in a thread."""
+    if dashboard.settings["web_process"]:
+        server: Stoppable = DashboardProcess(dashboard, registry, health)
+    else:
+        server = BackgroundServer(dashboard.config(lambda: generate_latest(registry), health), dashboard.sock)
     server.start()
     log.info("dashboard: %s", dashboard.url)
     return server
@@ -76,7 +35,7 @@ def start_beside_hub(dashboard: Dashboard) -> BackgroundServer:
 def cmd_web(_parsed: argparse.Namespace, settings: dict) -> int:
     registry = CollectorRegistry()
     registry.register(_WebInfo())
-    open_db = _opener(settings)
+    open_db = open_dashboard_db(settings)
 
     def health() -> list[str]:
         try:
@@ -86,11 +45,11 @@ def cmd_web(_parsed: argparse.Namespace, settings: dict) -> int:
             return [f"database: {exc}"]
         return []
 
-    dashboard = prepare_dashboard(settings, registry, health)
+    dashboard = prepare_dashboard(settings)
     if dashboard is None:
         raise WebListenError("web_listen is off: give the address to serve the dashboard on (--web-listen)")
     log.info("dashboard: %s", dashboard.url)
-    serve_in_front(dashboard.config, dashboard.sock)
+    serve_in_front(dashboard.config(lambda: generate_latest(registry), health), dashboard.sock)
     return 0
 
 
@@ -113,7 +72,7 @@ def add_web_user_parser(commands: argparse._SubParsersAction,
 
 
 def cmd_web_user(parsed: argparse.Namespace, settings: dict) -> int:
-    with _opener(settings, create=True)() as storage:
+    with open_dashboard_db(settings, create=True)() as storage:
         storage.ensure_schema()
         accounts = Accounts(storage)
         if parsed.web_user_command == "add":
@@ -138,11 +97,6 @@ def _read_password(from_stdin: bool) -> str:
     if getpass.getpass("again: ") != first:
         raise AccountError("the two passwords differ: nothing was changed")
     return first
-
-
-def _opener(settings: dict, create: bool = False) -> Callable[[], Storage]:
-    """The dashboard only reads: a mistyped SQLite path is an error, not a new empty database."""
-    return lambda: open_storage(settings["db"], settings["db_password_file"], create=create)
 
 
 class _WebInfo:

@@ -10,8 +10,11 @@ WEB_OPTIONS = (
     Option("web_certfile", "", "serve the dashboard over HTTPS with this certificate (PEM)", metavar="FILE"),
     Option("web_keyfile", "", "the private key of web_certfile (PEM)", metavar="FILE"),
     Option("web_cache_seconds", 60.0, "how long the Usage, When, Peaks and Unused pages show one "
-           "answer to everyone before asking the database again; 0: every time", non_negative_seconds,
-           metavar="SECONDS"),
+           "answer to everyone before asking the database again (at least ten times as long as it "
+           "took); 0: every time", non_negative_seconds, metavar="SECONDS"),
+    Option("web_process", True, "serve the dashboard beside the hub from a child process at a lower "
+           "priority, so page loads never hold the hub's interpreter; false: from a thread of the hub",
+           boolean),
     Option("pseudonymize_users", False, "show every user name as a keyed hash, to admins and in report "
            "output too", boolean),
 )

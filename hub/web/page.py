@@ -101,7 +101,7 @@ class Page:
     build: Callable[[Storage, Query, "WebContext"], PageView]
     filters: tuple[str, ...] = ()   # which filter fields the page offers
     blurb: str = ""
-    cached: bool = False            # its answer serves every viewer for web_cache_seconds (hub.web.cache)
+    live: bool = False   # what runs now: kept one report interval, not web_cache_seconds (hub.web.app)
 
     @property
     def csv_path(self) -> str:

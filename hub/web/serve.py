@@ -5,8 +5,10 @@ import asyncio
 import ipaddress
 import logging
 import socket
+import ssl
 import threading
 from dataclasses import dataclass
+from typing import Protocol
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -72,13 +74,31 @@ def bind(listen: Listen) -> socket.socket:
     return sock
 
 
-def uvicorn_config(app: ASGIApp, certfile: str, keyfile: str) -> uvicorn.Config:
+def check_tls(certfile: str, keyfile: str) -> None:
+    """Both or neither, and readable: the process that serves loads them again, too late for one line."""
     if bool(certfile) != bool(keyfile):
         raise WebListenError("web_certfile and web_keyfile go together: give both, or neither")
+    if certfile:
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(certfile, keyfile)
+        except (OSError, ssl.SSLError) as exc:
+            raise WebListenError(f"web_certfile {certfile} with web_keyfile {keyfile} cannot be used: "
+                                 f"{exc.strerror or exc}") from None
+
+
+def uvicorn_config(app: ASGIApp, certfile: str, keyfile: str) -> uvicorn.Config:
     return uvicorn.Config(app, ssl_certfile=certfile or None, ssl_keyfile=keyfile or None,
                           log_config=None, access_log=False, lifespan="off",
                           # X-Forwarded-Proto from a reverse proxy on this machine marks HTTPS.
                           proxy_headers=True, forwarded_allow_ips="127.0.0.1,::1")
+
+
+class Stoppable(Protocol):
+    """A dashboard served beside the hub, however it is served."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 class BackgroundServer:
