@@ -45,8 +45,9 @@ setup(
     ],
     extras_require={
         # mypy with the pywin32 stubs checks the Windows-only modules on any system.
-        "test": ["pytest>=7", "pytest-timeout>=2.1", "hypothesis>=6", "mypy>=1.8", "types-pywin32",
-                 "httpx>=0.27", "selenium>=4.20"],
+        # pytest-xdist: the suite runs on two worker processes (README, Set up).
+        "test": ["pytest>=7", "pytest-timeout>=2.1", "pytest-xdist>=3.5", "hypothesis>=6", "mypy>=1.8",
+                 "types-pywin32", "httpx>=0.27", "selenium>=4.20"],
     },
     entry_points={
         "console_scripts": [

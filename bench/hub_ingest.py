@@ -41,7 +41,7 @@ from common.ids import new_sid
 from common.protocol import (ACK_PREFIX, CONFIG_TOPIC, Report, SessionState, ack_topic, decode_hub_frame,
                              encode_report)
 from hub.limits import RESERVED_FILES
-from hub.storage import open_storage
+from hub.storage import open_storage, parse_db_url
 
 # A soak (a long --duration) prints the hub's RSS at this period, to show whether it keeps growing.
 RSS_TIMELINE_SECONDS = 60.0
@@ -195,7 +195,7 @@ def run_hub_phase(db_url: str, args: argparse.Namespace, folder: Path) -> dict[s
         p.start()
     start_line.wait(180)
     meter = CpuMeter(hub.proc.pid)
-    database = mariadb_server_process() if db_url.startswith("mariadb") else None
+    database = mariadb_server_process(db_url) if db_url.startswith("mariadb") else None
     db_meter = CpuMeter(database.pid) if database else None
     gathered: list[SenderResult] = []
     next_mark, timeline = time.monotonic() + RSS_TIMELINE_SECONDS, []
@@ -242,10 +242,19 @@ def run_hub_phase(db_url: str, args: argparse.Namespace, folder: Path) -> dict[s
     }
 
 
-def mariadb_server_process() -> psutil.Process | None:
-    """The local MariaDB server, whose CPU share the report shows beside the hub's."""
+def mariadb_server_process(db_url: str) -> psutil.Process | None:
+    """The local MariaDB server the benchmark writes to, whose CPU share the report shows beside
+    the hub's: the one listening on the URL's port, as other servers may run beside it (the
+    database-outage tests start and stop their own)."""
+    port = parse_db_url(db_url).port
     for proc in psutil.process_iter(["name"]):
-        if proc.info["name"] in ("mariadbd", "mysqld"):
+        if proc.info["name"] not in ("mariadbd", "mysqld"):
+            continue
+        try:
+            listening = [c.laddr.port for c in proc.net_connections("tcp") if c.status == psutil.CONN_LISTEN]
+        except psutil.Error:
+            continue
+        if port in listening:
             return proc
     return None
 

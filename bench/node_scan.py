@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import psutil
@@ -74,14 +75,37 @@ def node_tick(scanner: Scanner, outbox_path: Path, desktop: Desktop | None = Non
     return tick
 
 
-def open_desktop(folder: Path) -> Desktop | None:
-    """A virtual screen with a focused window of a watched program, or None without Xvfb."""
+def open_desktop(folder: Path, cleanup: ExitStack) -> Desktop | None:
+    """A virtual screen with a focused window of a watched program, or None without Xvfb; closed
+    (Xvfb, openbox, the window) with ``cleanup``."""
     if any(shutil.which(name) is None for name in PROGRAMS):
         return None
     (folder / "desktop").mkdir()
-    desktop = start_desktop(folder / "desktop")
-    desktop.focus(desktop.open_window("chrome"))
+    try:
+        desktop = cleanup.enter_context(start_desktop(folder / "desktop"))
+        desktop.focus(desktop.open_window("chrome"))
+    except (AssertionError, OSError, subprocess.SubprocessError) as exc:
+        raise SystemExit(f"node_scan: no virtual desktop to measure the presence probe on: {exc}") from None
     return desktop
+
+
+def start_processes(folder: Path, counts: dict[str, int], cleanup: ExitStack) -> None:
+    """``count`` copies of sleep named ``name`` for each item, killed with ``cleanup``."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def kill_all() -> None:
+        for proc in procs:
+            proc.kill()
+        for proc in procs:
+            proc.wait()
+
+    cleanup.callback(kill_all)
+    for name, count in counts.items():
+        program = folder / name
+        shutil.copy(shutil.which("sleep") or "/bin/sleep", program)
+        # Not on the benchmark's own output: whoever reads it is not kept waiting by a copy of sleep.
+        procs += [subprocess.Popen([str(program), "600"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL) for _ in range(count)]
 
 
 def node_rss(folder: Path, desktop: Desktop | None, scans: int = 3) -> float:
@@ -89,17 +113,23 @@ def node_rss(folder: Path, desktop: Desktop | None, scans: int = 3) -> float:
     it has none to measure."""
     (folder / "watch.txt").write_text(WATCH)
     hub = start_hub(folder, f"sqlite:///{folder / 'h.db'}", folder / "watch.txt", "--interval", "0.5")
-    env = {**bench_env(folder), "DISPLAY": "", "WAYLAND_DISPLAY": "", **(desktop.session if desktop else {})}
-    node = subprocess.Popen([sys.executable, "-m", "node", "--config-endpoint", hub.config_endpoint,
-                             "--report-endpoint", hub.report_endpoint, "--node-id", "bench-rss",
-                             "--log-level", "WARNING"], env=env, cwd=folder,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        time.sleep(1.0 + scans * 0.5)
-        return psutil.Process(node.pid).memory_info().rss / 2**20
+        env = {**bench_env(folder), "DISPLAY": "", "WAYLAND_DISPLAY": "", **(desktop.session if desktop else {})}
+        node = subprocess.Popen([sys.executable, "-m", "node", "--config-endpoint", hub.config_endpoint,
+                                 "--report-endpoint", hub.report_endpoint, "--node-id", "bench-rss",
+                                 "--log-level", "WARNING"], env=env, cwd=folder, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(1.0 + scans * 0.5)
+            return psutil.Process(node.pid).memory_info().rss / 2**20
+        finally:
+            node.terminate()
+            try:
+                node.wait(15)
+            except subprocess.TimeoutExpired:
+                node.kill()
+                node.wait()
     finally:
-        node.terminate()
-        node.wait(15)
         hub.stop()
 
 
@@ -109,38 +139,26 @@ def main() -> None:
     parser.add_argument("--matching", type=int, default=20, help="watched processes to start")
     parser.add_argument("--rounds", type=int, default=50)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as cleanup:
         folder = Path(tmp)
-        procs = []
-        for name, count in (("fillerapp", args.extra), ("chrome", args.matching)):
-            program = folder / name
-            shutil.copy(shutil.which("sleep") or "/bin/sleep", program)
-            procs += [subprocess.Popen([str(program), "600"]) for _ in range(count)]
-        desktop = open_desktop(folder)
-        try:
-            scanner = Scanner(Matcher(parse_watchlist(WATCH)), "user")
-            tick = node_tick(scanner, folder / "outbox.sqlite")
-            probed = node_tick(scanner, folder / "outbox-presence.sqlite", desktop) if desktop else tick
-            scanner.scan()
-            bare_loop()
-            tick()
-            probed()
-            bare, ours, ticks, probed_ticks = [], [], [], []
-            for _ in range(args.rounds):
-                bare.append(cpu_of(bare_loop))
-                ours.append(cpu_of(scanner.scan))
-                ticks.append(cpu_of(tick))
-                probed_ticks.append(cpu_of(probed))
-            count = len(psutil.pids())
-            rss = node_rss(folder, None)
-            rss_presence = node_rss(folder, desktop) if desktop is not None else None
-        finally:
-            if desktop is not None:
-                desktop.close()
-            for proc in procs:
-                proc.kill()
-            for proc in procs:
-                proc.wait()
+        start_processes(folder, {"fillerapp": args.extra, "chrome": args.matching}, cleanup)
+        desktop = open_desktop(folder, cleanup)
+        scanner = Scanner(Matcher(parse_watchlist(WATCH)), "user")
+        tick = node_tick(scanner, folder / "outbox.sqlite")
+        probed = node_tick(scanner, folder / "outbox-presence.sqlite", desktop) if desktop else tick
+        scanner.scan()
+        bare_loop()
+        tick()
+        probed()
+        bare, ours, ticks, probed_ticks = [], [], [], []
+        for _ in range(args.rounds):
+            bare.append(cpu_of(bare_loop))
+            ours.append(cpu_of(scanner.scan))
+            ticks.append(cpu_of(tick))
+            probed_ticks.append(cpu_of(probed))
+        count = len(psutil.pids())
+        rss = node_rss(folder, None)
+        rss_presence = node_rss(folder, desktop) if desktop is not None else None
     b, o, t, p = (statistics.median(values) for values in (bare, ours, ticks, probed_ticks))
     print(f"processes on the machine      {count}")
     print(f"bare process_iter(['name'])   {b * 1000:8.2f} ms CPU per scan (median of {args.rounds})")

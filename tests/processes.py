@@ -56,7 +56,7 @@ class Running:
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
-    def wait_log(self, text: str, timeout: float = 15.0) -> None:
+    def wait_log(self, text: str, timeout: float = 30.0) -> None:
         wait_for(lambda: text in self.log() or self._died(), timeout, f"{text!r} in {self.log_path.name}")
         assert text in self.log(), f"process exited early:\n{self.log()}"
 

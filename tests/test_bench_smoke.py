@@ -1,22 +1,60 @@
 """Each benchmark runs once at a tiny size, so it keeps working; the figures are not judged here."""
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+import tempfile
 
+import psutil
 import pytest
 
 from tests.processes import REPO, python_env
 
 pytestmark = pytest.mark.timeout(180)
+BENCH_SECONDS = 170
 
 
 def run_bench(script: str, *args: str) -> str:
-    result = subprocess.run([sys.executable, str(REPO / "bench" / script), *args], cwd=REPO,
-                            env=python_env(), capture_output=True, text=True, timeout=170)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
+    """Run a benchmark; its output, and a failure if it exits non-zero, takes longer than
+    BENCH_SECONDS or leaves a process behind.
+
+    The output goes to files, not pipes: a process the benchmark left behind would hold a pipe open
+    and keep the test waiting after the benchmark itself has ended. The benchmark leads a session
+    of its own, so whatever it leaves behind is found and ended.
+    """
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen([sys.executable, str(REPO / "bench" / script), *args], cwd=REPO,
+                                env=python_env(), stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            proc.wait(BENCH_SECONDS)
+            late = ""
+        except subprocess.TimeoutExpired:
+            late = f"{script} still ran after {BENCH_SECONDS} s\n"
+        left = end_session(proc)
+        out.seek(0)
+        output = out.read().decode(errors="replace")
+    assert proc.returncode == 0, late + output
+    assert not left, f"{script} left running: {left}\n{output}"
+    return output
+
+
+def end_session(leader: subprocess.Popen[bytes]) -> list[str]:
+    """Kill the session ``leader`` leads, leader first; the command lines of the others it held."""
+    if leader.poll() is None:
+        leader.kill()
+        leader.wait()
+    left = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        try:
+            if proc.info["status"] != psutil.STATUS_ZOMBIE and os.getsid(proc.pid) == leader.pid:
+                left.append(" ".join(proc.info["cmdline"] or []))
+                proc.kill()
+        except (ProcessLookupError, psutil.NoSuchProcess):
+            continue
+    return left
 
 
 def test_hub_ingest_stores_every_session_of_every_simulated_node(mariadb_server) -> None:

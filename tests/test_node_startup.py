@@ -9,7 +9,9 @@ import signal
 import subprocess
 import sys
 import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -73,12 +75,25 @@ def test_unexpected_errors_are_logged_from_any_thread(monkeypatch, caplog) -> No
     assert other.getMessage().startswith("thread pump stopped") and other.exc_info[0] is ZeroDivisionError
 
 
+@contextmanager
+def ctrl_c_not_ignored() -> Iterator[None]:
+    """Children started in the block get Ctrl-C as from a terminal, even when the tests run with
+    SIGINT ignored (a background job of a shell without job control): an ignored signal stays
+    ignored across exec, and Python then installs no KeyboardInterrupt for it."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 def test_ctrl_c_during_once_is_one_line(tmp_path: Path) -> None:
     log_file = tmp_path / "once.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "node", "--once", "--config-endpoint", f"tcp://127.0.0.1:{free_port()}",
-         "--log-file", str(log_file), "--log-level", "DEBUG"],
-        cwd=tmp_path, env=python_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with ctrl_c_not_ignored():
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "node", "--once", "--config-endpoint", f"tcp://127.0.0.1:{free_port()}",
+             "--log-file", str(log_file), "--log-level", "DEBUG"],
+            cwd=tmp_path, env=python_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for(lambda: log_file.exists() and "machine-wide settings" in log_file.read_text(), 15,
                  "the node waiting for its watch list")

@@ -84,7 +84,7 @@ class Desktop:
                                    env=self.env(), capture_output=True, text=True, timeout=10)
             return found.stdout.split()[0] if found.stdout.split() else ""
 
-        return Window(proc, wait_for(window_id, 20, f"a window of {name}"))
+        return Window(proc, wait_for(window_id, 30, f"a window of {name}"))
 
     def focus(self, window: Window) -> None:
         self.run("xdotool", "windowactivate", "--sync", window.id)
@@ -125,6 +125,18 @@ class Desktop:
         if shutil.which("import"):
             self.run("import", "-window", "root", str(path))
 
+    def root_number(self, name: str) -> int | None:
+        """The root window's CARDINAL property ``name``, or None while nobody has set it."""
+        # xprop prints "NAME(CARDINAL) = 4", or "NAME:  not found." before it is set.
+        value = self.run("xprop", "-root", name).partition(" = ")[2].strip()
+        return int(value) if value.isdigit() else None
+
+    def __enter__(self) -> Desktop:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         for proc in reversed(self.children):
             if proc.poll() is None:
@@ -148,10 +160,31 @@ def start_desktop(folder: Path) -> Desktop:
     try:
         assert number, "Xvfb did not start"
         desktop.start("openbox", "--sm-disable")
-        wait_for(lambda: "window id" in desktop.run("xprop", "-root", "_NET_SUPPORTING_WM_CHECK"), 20,
-                 "openbox managing the screen")
+        wait_for_the_window_manager(desktop)
     except BaseException:
         desktop.close()
         raise
     return desktop
 
+
+def wait_for_the_window_manager(desktop: Desktop) -> None:
+    """Return once openbox handles requests in its main loop, so a window opened next is shown.
+
+    openbox publishes _NET_SUPPORTING_WM_CHECK and _NET_NUMBER_OF_DESKTOPS before it has finished
+    starting (theme, menus). A request that reaches it in between -- a window's map request, a
+    client message -- is read into its X library's queue and waits there until some later event
+    wakes it: the window stays unmapped and unmanaged (8 windows of 10 opened as soon as
+    _NET_SUPPORTING_WM_CHECK appeared, 12 of 15 with the CPUs busy). So ready means: it has
+    answered a request. The request (a number of desktops other than its own) is sent again at
+    every poll, and each one also wakes an openbox that holds an earlier one.
+    """
+    own = wait_for(lambda: desktop.root_number("_NET_NUMBER_OF_DESKTOPS"), 30, "openbox managing the screen")
+    wanted = 2 if own == 1 else 1
+
+    def answered() -> bool:
+        if desktop.root_number("_NET_NUMBER_OF_DESKTOPS") == wanted:
+            return True
+        desktop.run("xdotool", "set_num_desktops", str(wanted))
+        return False
+
+    wait_for(answered, 30, "openbox answering requests", interval=0.25)
