@@ -10,20 +10,20 @@ from hub.storage import Storage
 from hub.web.charts import Series, colour, stacked_bars, time_unit
 from hub.web.page import PageView, Query
 from hub.web.table import NUMBER, SECONDS, TIME, USER, Column, Table, duration
-from hub.web.views.ask import ask
+from hub.web.views.ask import ask, ask_per_node
 
 if TYPE_CHECKING:
     from hub.web.app import WebContext
 
 CHART_SERIES = 8   # the biggest programs get a colour each; the rest are stacked as "other"
-KEYS = {"program": ("Program", "process"), "lab": ("Lab", "lab"), "computer": ("Computer", "computer"),
-        "user": ("User", "user")}
+TITLES = {"program": "Program", "lab": "Lab", "computer": "Computer", "user": "User"}
 
 
 def build(storage: Storage, query: Query, ctx: WebContext) -> PageView:
     daily = ask(storage, ctx, query, ["day", "process"])
     chart, legend = _chart(daily, query)
-    answers = {name: ask(storage, ctx, query, [key]) for name, (_, key) in KEYS.items()}
+    answers = {"program": ask(storage, ctx, query, ["process"]),
+               **ask_per_node(storage, ctx, query, ["lab", "computer", "user"])}
     # Seat time adds up over computers (each user on each computer counts once), not over programs.
     total = sum(row.seconds for row in answers["computer"])
     notes = [f"Time is seat time: for each user on each computer, how long any watched program of the "
@@ -32,7 +32,7 @@ def build(storage: Storage, query: Query, ctx: WebContext) -> PageView:
 
 
 def _table(name: str, rows: list[UsageRow]) -> Table:
-    title, _ = KEYS[name]
+    title = TITLES[name]
     total = sum(row.seconds for row in rows) or 1.0
     table = Table([Column(title, USER if name == "user" else "text", name), Column("Time", SECONDS, "seconds"),
                    Column("Share %", NUMBER, "share_percent"), Column("Sessions", NUMBER, "sessions"),
