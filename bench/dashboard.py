@@ -35,7 +35,7 @@ from pathlib import Path
 
 import httpx
 
-from harness import DEFAULT_MARIADB, bench_env, free_port, percentile, start_hub
+from harness import DEFAULT_MARIADB, bench_env, free_port, mariadb_connect, percentile, start_hub
 from hub_ingest import SenderResult, sender
 from report_growth import count_rows, database, load, sessions
 
@@ -131,9 +131,29 @@ class PageLoad:
                     self.late += 1
 
 
+# The simulated nodes' ids start so (the data set's are lab-pcNNNN/uNNNNN); their sessions are
+# today's, which every question reads raw.
+SIMULATED_PREFIX = "dash-"
+
+
+def forget_simulated(url: str) -> int:
+    """Delete what earlier runs' simulated nodes stored, so that every run (and report_growth) finds
+    the data set as it was loaded; the rows deleted."""
+    conn = mariadb_connect(url)
+    try:
+        with conn.cursor() as cursor:
+            pattern = SIMULATED_PREFIX + "%"
+            deleted = cursor.execute("DELETE FROM records WHERE node LIKE %s", [pattern])
+            cursor.execute("DELETE FROM nodes WHERE node LIKE %s", [pattern])
+        conn.commit()
+        return deleted
+    finally:
+        conn.close()
+
+
 def ingest(hub, args: argparse.Namespace, phase: str) -> list[float]:
     """Report->commit latencies of simulated nodes reporting for args.duration seconds."""
-    nodes = [f"dash-{phase}-{i:05d}/u" for i in range(args.sim_nodes)]
+    nodes = [f"{SIMULATED_PREFIX}{phase}-{i:05d}/u" for i in range(args.sim_nodes)]
     results: mp.Queue = mp.Queue()
     start_line = mp.Barrier(args.senders + 1)
     procs = [mp.Process(target=sender, args=(i, nodes[i::args.senders], 5, args, hub.config_endpoint,
@@ -180,6 +200,9 @@ def main() -> None:
         print(f"== dashboard: {args.nodes} nodes, {args.days} days in MariaDB")
         subprocess.run([sys.executable, "-m", "hub", "init-db", "--db", url], cwd=folder, env=bench_env(folder),
                        check=True, capture_output=True)
+        forgotten = forget_simulated(url)
+        if forgotten:
+            print(f"  deleted {forgotten:,} sessions of an earlier run's simulated nodes")
         if count_rows(url) == 0:
             t0 = time.perf_counter()
             loaded = load(url, sessions(args.nodes, args.days, args.rows), folder)
@@ -192,8 +215,11 @@ def main() -> None:
         print(f"  {built.stdout.strip()} in {time.perf_counter() - t0:.0f} s")
         watch = folder / "watch.txt"
         watch.write_text("bench\n")
-        for number, mode in enumerate(args.web):
-            measure(folder, url, watch, mode, args, time_pages_first=number == 0)
+        try:
+            for number, mode in enumerate(args.web):
+                measure(folder, url, watch, mode, args, time_pages_first=number == 0)
+        finally:
+            print(f"  deleted the {forget_simulated(url):,} sessions the simulated nodes stored")
 
 
 def measure(folder: Path, url: str, watch: Path, mode: str, args: argparse.Namespace,
