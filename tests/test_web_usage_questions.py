@@ -59,13 +59,13 @@ QUERIES = {
 @pytest.mark.parametrize("query", QUERIES.values(), ids=QUERIES.keys())
 def test_each_table_from_the_question_per_node_is_what_its_own_question_answers(
         site: SimpleNamespace, query: Query) -> None:
-    together = ask_per_node(site.storage, site.ctx, query, ["lab", "computer", "user"])
+    together = ask_per_node(site.storage, site.ctx, query)
     for name in ("lab", "computer", "user"):
         assert together[name] == ask(site.storage, site.ctx, query, [name]), name
 
 
 def test_the_question_per_node_sums_seat_time_not_program_time(site: SimpleNamespace) -> None:
-    answers = ask_per_node(site.storage, site.ctx, QUERIES["no filter"], ["lab", "computer", "user"])
+    answers = ask_per_node(site.storage, site.ctx, QUERIES["no filter"])
     hours = {name: {row.key[0]: row.seconds / 3600 for row in rows} for name, rows in answers.items()}
     # pc-a: alice 8-11 (chrome and word overlap) and bob 8-9; pc-b: alice 8-9 once, whatever reported it.
     assert hours["computer"] == {"pc-a": 4.0, "pc-b": 1.0, "pc-c": 4.0, "pc-x": 3.0}

@@ -23,7 +23,7 @@ def build(storage: Storage, query: Query, ctx: WebContext) -> PageView:
     daily = ask(storage, ctx, query, ["day", "process"])
     chart, legend = _chart(daily, query)
     answers = {"program": ask(storage, ctx, query, ["process"]),
-               **ask_per_node(storage, ctx, query, ["lab", "computer", "user"])}
+               **ask_per_node(storage, ctx, query)}
     # Seat time adds up over computers (each user on each computer counts once), not over programs.
     total = sum(row.seconds for row in answers["computer"])
     notes = [f"Time is seat time: for each user on each computer, how long any watched program of the "
