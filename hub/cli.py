@@ -2,31 +2,21 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
-from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from common.errors import ProcmeshError, os_error_line
 from common import __version__
-from common.curve import KeyFileError
 from common.logs import LOG_OPTIONS, setup_logging
 from common.protocol import DEFAULT_IDLE_AFTER
-from common.settings import (Option, SettingsError, add_options, non_negative_seconds,
-                             positive_seconds, resolve, settings_file)
-from common.timing import grace_problem
-from common.watchlist import WatchEntry, WatchListError, load_watchlist
-from hub.answer_commands import (ANSWER_COMMANDS, ANSWER_OPTIONS, RETENTION_DAYS, add_answer_commands,
-                                 start_rollup_keeper)
-from hub.auth import CurveServer, Plaintext, Security
-from hub.keys import CURVE_OPTIONS, KEYS_DIR, add_keys_parser, cmd_keys
-from hub.limits import raise_open_files_limit
-from hub.sample import SAMPLE_WATCHLIST
-from hub.server import REBROADCAST_SECONDS, BindError, Hub, HubOptions
-from hub.storage import Storage, open_storage, parse_db_url, password_in_url
-from hub import metrics
-from hub.web.cli import add_web_user_parser, cmd_web, cmd_web_user, prepare_dashboard, start_beside_hub
-from hub.web.options import WEB_OPTIONS
+from common.settings import (Option, add_options, non_negative_seconds, positive_seconds, resolve,
+                             settings_file)
+from hub.answer_commands import ANSWER_COMMANDS, ANSWER_OPTIONS, RETENTION_DAYS, add_answer_commands
+from hub.key_options import CURVE_OPTIONS, KEYS_DIR, add_keys_parser
+from hub.storage import password_in_url
+from hub.web.options import WEB_OPTIONS, add_web_user_parser
 
 log = logging.getLogger("procmesh.hub")
 
@@ -92,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if password_in_url(getattr(parsed, "db", None) or ""):
             log.warning("the database password in --db is visible to every user of this computer in "
                         "the process list: use db_password_file or PROCMESH_DB_PASSWORD instead")
-        return COMMANDS[parsed.command](parsed, settings)
+        return command_function(parsed.command)(parsed, settings)
     except ProcmeshError as exc:
         print(f"procmesh-hub: error: {exc}", file=sys.stderr)
         return 1
@@ -103,78 +93,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _open_db(settings: dict) -> Storage:
-    storage = open_storage(settings["db"], settings["db_password_file"])
-    storage.ensure_schema()
-    return storage
+# Imported when chosen: the server stack and the web stack take longer to load than a report
+# takes to answer, and only `run`, `web`, `web-user` and `keys` need them.
+COMMANDS: dict[str, str] = {"run": "hub.running:cmd_run", "init-db": "hub.running:cmd_init_db",
+                            "keys": "hub.keys:cmd_keys", "web": "hub.web.cli:cmd_web",
+                            "web-user": "hub.web.cli:cmd_web_user"}
 
 
-def _load_or_create_watch_list(path: Path) -> list[WatchEntry]:
-    if not path.exists():
-        try:
-            path.write_text(SAMPLE_WATCHLIST, encoding="utf-8")
-        except OSError as exc:
-            raise WatchListError(f"watch list {path} does not exist and cannot be created: "
-                                 f"{exc.strerror or exc}") from None
-        log.warning("no watch list at %s: wrote a commented sample there; edit it to choose the "
-                    "programs to record", path)
-    return load_watchlist(path)
-
-
-def cmd_run(_parsed: argparse.Namespace, settings: dict) -> int:
-    # Each is valid alone; together they may not be, whichever layer each came from.
-    problem = grace_problem(settings["interval"], settings["grace"])
-    if problem is not None:
-        raise SettingsError(problem)
-    watch_file = Path(settings["watch"])
-    watch = _load_or_create_watch_list(watch_file)
-    security = _security(settings)
-    # Before the sockets accept anyone; logged only once nothing can fail with a one-line error.
-    capacity = raise_open_files_limit()
-    storage = _open_db(settings)
-    try:
-        dashboard = prepare_dashboard(settings)
-    except ProcmeshError:
-        storage.close()
-        raise
-    try:
-        hub = Hub(HubOptions(settings["config_endpoint"], settings["report_endpoint"],
-                             settings["interval"], settings["grace"], watch_file, capacity,
-                             settings["idle_after"]), storage,
-                  watch, security)
-    except (BindError, KeyFileError):
-        storage.close()
-        if dashboard:
-            dashboard.sock.close()
-        raise
-    log.info("database: %s", parse_db_url(settings["db"]).redacted())
-    if capacity is not None:
-        log.info("the open-files limit leaves room for about %d nodes (two connections each)", capacity)
-    hub.install_signal_handlers()
-    keeper = start_rollup_keeper(settings)
-    web = start_beside_hub(dashboard, metrics.REGISTRY, hub.problems) if dashboard else None
-    try:
-        return 0 if hub.run() else 1
-    finally:
-        if web:
-            web.stop()
-        keeper.stop()
-
-
-def _security(settings: dict) -> Security:
-    if not settings["curve"]:
-        if settings["accept_any_node"]:
-            raise SettingsError("accept_any_node only applies with curve = true (--curve)")
-        return Plaintext()
-    return CurveServer(Path(settings["keys_dir"]).expanduser(), settings["accept_any_node"],
-                       checked_every=REBROADCAST_SECONDS)
-
-
-def cmd_init_db(_parsed: argparse.Namespace, settings: dict) -> int:
-    _open_db(settings).close()
-    print(f"tables ready in {parse_db_url(settings['db']).redacted()}")
-    return 0
-
-
-COMMANDS = {"run": cmd_run, "init-db": cmd_init_db, "keys": cmd_keys, **ANSWER_COMMANDS,
-            "web": cmd_web, "web-user": cmd_web_user}
+def command_function(name: str) -> Callable[[argparse.Namespace, dict], int]:
+    if name in ANSWER_COMMANDS:
+        return ANSWER_COMMANDS[name]
+    module, function = COMMANDS[name].split(":")
+    return getattr(importlib.import_module(module), function)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -107,6 +109,29 @@ def test_reading_commands_never_create_a_database(tmp_path: Path, command: tuple
         assert_one_line_error(result, "hub", f"no database at {missing}")
     assert not missing.exists()
     assert not (tmp_path / "procmesh.db").exists()
+
+
+# Run in a child with -c so sys.modules shows what the command itself loaded.
+LOADED_BY_A_COMMAND = """
+import sys
+from hub.cli import main
+code = main(sys.argv[1:])
+heavy = ("zmq", "starlette", "uvicorn", "jinja2", "prometheus_client", "argon2", "hub.server")
+print(",".join(name for name in heavy if name in sys.modules))
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize("command", [("report",), ("report", "--by", "lab,day"), ("peak",), ("unused",),
+                                     ("now",), ("status",)])
+def test_reading_commands_load_neither_zeromq_nor_the_web_stack(tmp_path: Path, watch_file: Path,
+                                                                command: tuple[str, ...]) -> None:
+    # A report asked from a shell should not pay for the socket loop and the dashboard it never uses.
+    assert hub(tmp_path, "init-db").returncode == 0
+    result = subprocess.run([sys.executable, "-c", LOADED_BY_A_COMMAND, *command], cwd=tmp_path,
+                            env=python_env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == ""
 
 
 def test_a_missing_mariadb_database_is_no_database(tmp_path: Path, mariadb_server) -> None:

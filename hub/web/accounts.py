@@ -10,8 +10,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from common.errors import ProcmeshError
 from hub.storage import Storage
+from hub.web.options import ROLES
 
-ROLES = ("admin", "viewer")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 MIN_PASSWORD = 8
 

@@ -6,14 +6,13 @@ import getpass
 import logging
 import sys
 import time
-from typing import Callable
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import InfoMetricFamily
 
 from common import __version__
 from hub.tables import render_table
-from hub.web.accounts import ROLES, AccountError, Accounts
+from hub.web.accounts import AccountError, Accounts
 from hub.web.child import DashboardProcess
 from hub.web.dashboard import Dashboard, Health, open_dashboard_db, prepare_dashboard
 from hub.web.serve import BackgroundServer, Stoppable, WebListenError, serve_in_front
@@ -51,24 +50,6 @@ def cmd_web(_parsed: argparse.Namespace, settings: dict) -> int:
     log.info("dashboard: %s", dashboard.url)
     serve_in_front(dashboard.config(lambda: generate_latest(registry), health), dashboard.sock)
     return 0
-
-
-def add_web_user_parser(commands: argparse._SubParsersAction,
-                        add_settings: Callable[[argparse.ArgumentParser], None]) -> None:
-    users = commands.add_parser("web-user", help="accounts of the web dashboard",
-                                description="accounts of the web dashboard")
-    actions = users.add_subparsers(dest="web_user_command", metavar="{add,remove,list}", required=True)
-    add = actions.add_parser("add", help="add an account (the password is asked twice)")
-    add.add_argument("name")
-    add.add_argument("--role", choices=ROLES, required=True,
-                     help="admin sees user names; viewer sees them pseudonymised")
-    add.add_argument("--password-stdin", action="store_true",
-                     help="read the password from the first line of standard input (for scripts)")
-    remove = actions.add_parser("remove", help="remove an account; its sessions end at their next request")
-    remove.add_argument("name")
-    listing = actions.add_parser("list", help="the accounts and their roles")
-    for sub in (add, remove, listing):
-        add_settings(sub)
 
 
 def cmd_web_user(parsed: argparse.Namespace, settings: dict) -> int:
