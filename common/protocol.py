@@ -20,6 +20,7 @@ import msgpack
 import msgpack.exceptions
 
 from common.errors import ProcmeshError
+from common.timing import DEFAULT_IDLE_AFTER
 from common.watchlist import WatchEntry
 
 VERSION = 1
@@ -36,7 +37,6 @@ MAX_ACK_SEQS = 256
 CONFIG_TOPIC = b"cfg\0"
 ACK_PREFIX = b"ack\0"
 
-DEFAULT_IDLE_AFTER = 300.0
 # A session's active or foreground seconds may exceed its length by float rounding, not more.
 DURATION_SLACK = 0.01
 

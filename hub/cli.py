@@ -10,9 +10,9 @@ from typing import Callable, Sequence
 from common.errors import ProcmeshError, os_error_line
 from common import __version__
 from common.logs import LOG_OPTIONS, setup_logging
-from common.protocol import DEFAULT_IDLE_AFTER
 from common.settings import (Option, add_options, non_negative_seconds, positive_seconds, resolve,
                              settings_file)
+from common.timing import DEFAULT_IDLE_AFTER
 from hub.answer_commands import ANSWER_COMMANDS, ANSWER_OPTIONS, RETENTION_DAYS, add_answer_commands
 from hub.key_options import CURVE_OPTIONS, KEYS_DIR, add_keys_parser
 from hub.storage import password_in_url

@@ -20,8 +20,9 @@ import msgpack
 import zmq
 
 from common.errors import ProcmeshError
-from common.protocol import (DEFAULT_IDLE_AFTER, MAX_FRAME_BYTES, Config, ProtocolError, ack_frame,
+from common.protocol import (MAX_FRAME_BYTES, Config, ProtocolError, ack_frame,
                              config_frame, decode_report, make_config)
+from common.timing import DEFAULT_IDLE_AFTER
 from common.watchlist import WatchEntry
 from hub.addresses import peer_address
 from hub.auth import Plaintext, Security

@@ -19,9 +19,9 @@ import zmq
 
 from common import __version__
 from common.errors import ProcmeshError
-from common.protocol import (CONFIG_TOPIC, DEFAULT_IDLE_AFTER, Ack, Config, ProtocolError, Report,
+from common.protocol import (CONFIG_TOPIC, Ack, Config, ProtocolError, Report,
                              SessionState, ack_topic, decode_hub_frame, encode_report)
-from common.timing import grace_problem
+from common.timing import DEFAULT_IDLE_AFTER, grace_problem
 from common.watchlist import Matcher, WatchListError
 from node.clock import Clock
 from node.handshake import HubLinks
