@@ -78,6 +78,24 @@ CREATE TABLE IF NOT EXISTS rollup_peak (
     PRIMARY KEY (day, process, counted, level)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
+-- Per local day and program, the highest level of rollup_peak and its row: a peak over months
+-- reads one row a day of each program instead of every level. Filled from rollup_peak when the
+-- table is created on a database that has a roll-up already (the INSERT below).
+CREATE TABLE IF NOT EXISTS rollup_peak_top (
+    day          DATE         NOT NULL COMMENT 'local day, in the zone named in rollup_state',
+    process      VARCHAR(255) NOT NULL,
+    counted      VARCHAR(16)  NOT NULL COMMENT 'computers or users',
+    level        INT          NOT NULL COMMENT 'the most that ran the program at the same time that day',
+    seconds      DOUBLE       NOT NULL COMMENT 'time in the day at that level',
+    firstAt      DATETIME(3)  NOT NULL COMMENT 'UTC, first instant of the day at that level',
+    PRIMARY KEY (day, process, counted)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+INSERT INTO rollup_peak_top (day, process, counted, level, seconds, firstAt)
+SELECT p.day, p.process, p.counted, p.level, p.seconds, p.firstAt FROM rollup_peak AS p
+JOIN (SELECT day, process, counted, MAX(level) AS top FROM rollup_peak GROUP BY day, process, counted) AS t
+ON t.day = p.day AND t.process = p.process AND t.counted = p.counted AND t.top = p.level;
+
 -- Per local hour (its UTC start) and computer, all its users and programs together: seat time by
 -- hour of day and weekday (report --by hour, weekday,hour, lab,weekday,hour) without raw sessions.
 CREATE TABLE IF NOT EXISTS rollup_hours (

@@ -31,6 +31,9 @@ def licensed(storage: Storage) -> Storage:
 
 
 OWNED = parse_licenses("# licences we own\nMATLAB = 2\n")
+# Whole days, all read from the roll-up once it is made (a window of Window() begins and ends
+# inside days, which are read raw).
+WHOLE_DAYS = Window(at("2026-01-05 00:00"), at("2026-01-07 00:00"))
 
 
 def peak_table(rows: list[PeakRow]) -> list[tuple]:
@@ -64,8 +67,8 @@ def answers(storage: Storage) -> list:
     return [usage(storage, by, Window(), BERLIN, LATER)
             for by in (["computer", "user", "process"], ["day"], ["month", "process"], ["week", "computer"],
                        ["weekday"], [])] + [
-        peaks(storage, Window(), BERLIN, LATER, per, counted, licenses=OWNED)
-        for per in ("day", "month") for counted in ("computers", "users")]
+        peaks(storage, window, BERLIN, LATER, per, counted, licenses=OWNED)
+        for window in (Window(), WHOLE_DAYS) for per in ("day", "month") for counted in ("computers", "users")]
 
 
 def test_the_roll_up_gives_the_answers_of_the_raw_sessions(licensed: Storage) -> None:
@@ -76,6 +79,18 @@ def test_the_roll_up_gives_the_answers_of_the_raw_sessions(licensed: Storage) ->
     assert rebuild(licensed, BERLIN, LATER) > 0
     assert raw_sql_count(licensed, "rollup_usage") > 0
     assert (answers(licensed), usage(licensed, ["week", "process"], window, BERLIN, LATER)) == raw
+
+
+def test_a_roll_up_made_before_the_daily_tops_were_kept_gets_them_on_upgrade(licensed: Storage) -> None:
+    rebuild(licensed, BERLIN, LATER)
+    with licensed.transaction("drop a table of") as tx:   # as a database of the release before
+        tx.execute("DROP TABLE rollup_peak_top")
+    licensed.ensure_schema()
+    assert raw_sql_count(licensed, "rollup_peak_top") > 0
+    assert [peaks(licensed, WHOLE_DAYS, BERLIN, LATER, per, counted, licenses=OWNED)
+            for per in ("day", "month") for counted in ("computers", "users")] == [
+        peaks(licensed, WHOLE_DAYS, BERLIN, LATER, per, counted, licenses=OWNED, use_rollup=False)
+        for per in ("day", "month") for counted in ("computers", "users")]
 
 
 def raw_sql_count(storage: Storage, table: str) -> int:

@@ -58,8 +58,9 @@ REVIEWED = {
     ("hub/answers/peak.py", "histogram_sql"): {
         "', '.join([mark] * len(labels))", "cte", "end", "seconds(dialect, 't', 't2')",
         "start", "who", "' ' + hint if hint else ''", "where"},
-    ("hub/answers/peak.py", "rolled_histogram_sql"): {
+    ("hub/answers/peak.py", "rolled_tops_sql"): {
         "', '.join([mark] * len(labels))", "cte", "dp", "mark"},
+    ("hub/answers/peak.py", "rolled_over_sql"): {"days_cte", "owned_cte", "mark"},
     ("hub/answers/rollup.py", "refresh"): {"dialect.lock_rows", "mark"},
     ("hub/answers/rollup.py", "delete_old_sessions"): {
         "mark", "storage.dialect.time_param", "', '.join([mark] * len(ids))"},

@@ -1,9 +1,12 @@
 """Peak concurrent use per program and period, against the licences owned.
 
-For each label and local day: per computer (or user) the union of the label's sessions (two users
-of one computer count once when counting computers), then a sweep over +1/-1 events with a running
-SUM gives how many ran it at each instant. A day is kept as a histogram (seconds at each level,
-first instant at each level), which the roll-up stores; weeks and months add days up exactly.
+For each label and local day: a sweep over +1/-1 events of its sessions, first per computer (or
+user) to find when each starts and stops running it (two users of one computer count once when
+counting computers), then over those starts and stops, whose running SUM is how many ran it at
+each instant. A day is kept as a histogram (seconds at each level, first instant at each level),
+which the roll-up stores (rollup_peak), and weeks and months add days up exactly. Each day's
+highest level is kept apart as well (rollup_peak_top): a month's peak reads one row a day of each
+label, and its time over the licences only the levels above them.
 """
 from __future__ import annotations
 
@@ -49,29 +52,32 @@ def peaks(storage: Storage, window: Window, zone: ZoneInfo, now: float, per: str
     days = slots(span[0], span[1], ["day"], zone)
     roll = rolled(storage, zone) if use_rollup else None
     raw, rolled_up = split(days, roll, zone)
-    levels: dict[tuple[date, str], dict[int, list[float]]] = {}
+    tally = _Tally(licenses or {})
     if raw:
         sql, params = histogram_sql(storage.dialect, raw, COUNTED[counted], labels,
                                     None if roll is None else roll.longest)
-        _collect(levels, storage.read(sql, params), storage.dialect,
-                 lambda k: date.fromisoformat(days[slot_of(k)].key[0]))
+        tally.add(storage.read(sql, params), storage.dialect,
+                  lambda k: date.fromisoformat(days[slot_of(k)].key[0]), whole=True)
     if rolled_up:
-        # The rolled-up days are summed per period in SQL: a year per month is 12 histograms of
-        # each label, not 365. Each period's rows come back under its first day.
+        # The rolled-up days are summed per period in SQL: a year per month is 12 rows of each
+        # label, not 365. Each period's rows come back under its first day.
         firsts: dict[str, date] = {}
         for unit in rolled_up:
             firsts.setdefault(period_key(per, local_day(unit.start, zone)), local_day(unit.start, zone))
         group = {key: index for index, key in enumerate(firsts)}
-        days = [(local_day(u.start, zone).isoformat(), group[period_key(per, local_day(u.start, zone))])
-                for u in rolled_up]
-        sql, params = rolled_histogram_sql(storage.dialect, days, counted, labels)
+        grouped = [(local_day(u.start, zone).isoformat(), group[period_key(per, local_day(u.start, zone))])
+                   for u in rolled_up]
         starts = list(firsts.values())
-        _collect(levels, storage.read(sql, params), storage.dialect, lambda g: starts[int(g)])
-    return _peak_rows(levels, per, licenses or {})
-
-
-# The columns of histogram_sql.
-HISTOGRAM_COLUMNS = ("k", "p", "n", "secs", "first_at")
+        sql, params = rolled_tops_sql(storage.dialect, grouped, counted, labels)
+        tops = storage.read(sql, params)
+        tally.add(tops, storage.dialect, lambda g: starts[int(g)], whole=False)
+        licensed = sorted({(process, tally.licenses[process.casefold()]) for _, process, _, _, _ in tops
+                           if process.casefold() in tally.licenses})
+        if licensed:
+            sql, params = rolled_over_sql(storage.dialect, grouped, counted, licensed)
+            for g, process, secs in storage.read(sql, params):
+                tally.add_over(starts[int(g)], process, float(secs))
+    return tally.rows(per)
 
 
 def histogram_sql(dialect: Dialect, stretches: Sequence[Stretch], who: str, labels: Sequence[str],
@@ -87,60 +93,94 @@ def histogram_sql(dialect: Dialect, stretches: Sequence[Stretch], who: str, labe
            f"pieces AS (SELECT s.k AS k, r.process AS p, r.{who} AS w, {start} AS a, {end} AS b "
            f"FROM records AS r{' ' + hint if hint else ''} JOIN slots AS s ON r.startTime < s.hi AND r.endTime > s.lo "
            f"WHERE {where}{only}), "
-           # Islands: a piece that starts after every earlier piece of the same computer ended
-           # opens a new one; each island is one span of that computer running the label.
-           f"marked AS (SELECT k, p, w, a, b, CASE WHEN a > MAX(b) OVER (PARTITION BY k, p, w ORDER BY a, b "
-           f"ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) THEN 1 ELSE 0 END AS opens FROM pieces), "
-           f"numbered AS (SELECT k, p, w, a, b, SUM(opens) OVER (PARTITION BY k, p, w ORDER BY a, b "
-           f"ROWS UNBOUNDED PRECEDING) AS island FROM marked), "
-           f"spans AS (SELECT k, p, MIN(a) AS a, MAX(b) AS b FROM numbered GROUP BY k, p, w, island), "
-           # Each span gives a +1 and a -1 event (a join with two rows reads spans once, where a
-           # UNION ALL of two reads has MariaDB compute every CTE above twice). Events at the same
-           # instant are not summed first: all but the last of them hold for no time (t2 = t).
-           f"events AS (SELECT k, p, CASE WHEN e.d > 0 THEN a ELSE b END AS t, e.d AS d FROM spans "
+           # Each piece gives a +1 and a -1 event (a join with two rows reads pieces once, where a
+           # UNION ALL of two reads has MariaDB compute the CTEs above twice). Per computer, a
+           # running sum counts its open pieces: the computer starts running the label when that
+           # sum reaches 1 and stops when it falls to 0. At one instant starts come before ends,
+           # so pieces that touch never stop it.
+           f"events AS (SELECT k, p, w, CASE WHEN e.d > 0 THEN a ELSE b END AS t, e.d AS d FROM pieces "
            f"CROSS JOIN (SELECT 1 AS d UNION ALL SELECT -1) AS e), "
+           f"held AS (SELECT k, p, t, d, SUM(d) OVER (PARTITION BY k, p, w ORDER BY t, d DESC "
+           f"ROWS UNBOUNDED PRECEDING) AS c FROM events), "
+           f"edges AS (SELECT k, p, t, d FROM held WHERE (d > 0 AND c = 1) OR (d < 0 AND c = 0)), "
+           # Edges at the same instant are not summed first: all but the last of them hold for no
+           # time (t2 = t).
            f"levels AS (SELECT k, p, t, SUM(d) OVER (PARTITION BY k, p ORDER BY t, d ROWS UNBOUNDED PRECEDING) AS n, "
-           f"LEAD(t) OVER (PARTITION BY k, p ORDER BY t, d) AS t2 FROM events) "
+           f"LEAD(t) OVER (PARTITION BY k, p ORDER BY t, d) AS t2 FROM edges) "
            f"SELECT k, p, n, SUM({seconds(dialect, 't', 't2')}) AS secs, MIN(t) AS first_at FROM levels "
            f"WHERE n > 0 AND t2 > t GROUP BY k, p, n")
     return sql, params + where_params + list(labels)
 
 
-def rolled_histogram_sql(dialect: Dialect, days: Sequence[tuple[str, int]], counted: str,
-                         labels: Sequence[str]) -> tuple[str, list[Any]]:
-    """The same columns from the roll-up for the local days given (ISO date, group), summed per
-    group, with the group in place of k."""
+def rolled_tops_sql(dialect: Dialect, days: Sequence[tuple[str, int]], counted: str,
+                    labels: Sequence[str]) -> tuple[str, list[Any]]:
+    """From rollup_peak_top, for the local days given (ISO date, group): per group, label and
+    level that was the highest of some day, the seconds at it and its first instant, summed over
+    those days. The highest level of a group is the highest of its days, and only the days that
+    reached it add to its time, so these rows answer peak, at and seconds_at_peak exactly."""
     mark, dp = dialect.placeholder, dialect.date_param
     cte, params = values_cte("days(d, g)", f"({dp}, {mark})", days)
     only = f" AND u.process IN ({', '.join([mark] * len(labels))})" if labels else ""
     sql = (f"WITH {cte} SELECT days.g, u.process, u.level, SUM(u.seconds), MIN(u.firstAt) "
-           f"FROM rollup_peak AS u JOIN days ON u.day = days.d "
+           f"FROM rollup_peak_top AS u JOIN days ON u.day = days.d "
            f"WHERE u.counted = {mark} AND u.day >= {dp} AND u.day <= {dp}{only} GROUP BY days.g, u.process, u.level")
     return sql, params + [counted, min(day for day, _ in days), max(day for day, _ in days), *labels]
 
 
-def _collect(levels: dict[tuple[date, str], dict[int, list[float]]], rows: Sequence[Sequence[Any]],
-             dialect: Dialect, day_of: Callable[[Any], date]) -> None:
-    for where, process, level, secs, first in rows:
-        at = dialect.from_db_time(first)
-        held = levels.setdefault((day_of(where), process), {}).setdefault(int(level), [0.0, at])
-        held[0] += float(secs)
-        held[1] = min(held[1], at)
+def rolled_over_sql(dialect: Dialect, days: Sequence[tuple[str, int]], counted: str,
+                    licensed: Sequence[tuple[str, int]]) -> tuple[str, list[Any]]:
+    """Per group and licensed label, the seconds of rollup_peak above the licences owned: only
+    those levels' rows are read, each day's through the primary key."""
+    mark, dp, text = dialect.placeholder, dialect.date_param, dialect.text_param
+    days_cte, params = values_cte("days(d, g)", f"({dp}, {mark})", days)
+    owned_cte, owned_params = values_cte("owned(p, n)", f"({text}, {mark})", licensed)
+    sql = (f"WITH {days_cte}, {owned_cte} SELECT days.g, u.process, SUM(u.seconds) "
+           f"FROM days JOIN owned JOIN rollup_peak AS u ON u.day = days.d AND u.process = owned.p "
+           f"AND u.counted = {mark} AND u.level > owned.n GROUP BY days.g, u.process")
+    return sql, params + owned_params + [counted]
 
 
-def _peak_rows(levels: dict[tuple[date, str], dict[int, list[float]]], per: str,
-               licenses: dict[str, int]) -> list[PeakRow]:
-    by_period: dict[tuple[str, str], dict[int, list[float]]] = {}
-    for (day, process), per_level in levels.items():
-        merged = by_period.setdefault((period_key(per, day), process), {})
-        for level, (secs, at) in per_level.items():
-            held = merged.setdefault(level, [0.0, at])
-            held[0] += secs
+class _Tally:
+    """Per day (or the first day of a period) and label: the levels reached, each with its seconds
+    and first instant, and apart the time over the licences owned (``licenses``, by casefolded
+    label), since the roll-up gives only each day's highest level."""
+
+    def __init__(self, licenses: dict[str, int]) -> None:
+        self.licenses = licenses
+        self._levels: dict[tuple[date, str], dict[int, list[float]]] = {}
+        self._over: dict[tuple[date, str], float] = {}
+
+    def add(self, rows: Sequence[Sequence[Any]], dialect: Dialect, day_of: Callable[[Any], date],
+            whole: bool) -> None:
+        """Rows (where, label, level, seconds, first instant); ``whole``: every level of each
+        day is among them, so the time over the licences is theirs to count."""
+        for where, process, level, secs, first in rows:
+            day, at = day_of(where), dialect.from_db_time(first)
+            held = self._levels.setdefault((day, process), {}).setdefault(int(level), [0.0, at])
+            held[0] += float(secs)
             held[1] = min(held[1], at)
-    rows = []
-    for (period, process), per_level in sorted(by_period.items()):
-        peak = max(per_level)
-        owned = licenses.get(process.casefold())
-        over = None if owned is None else sum(secs for level, (secs, _) in per_level.items() if level > owned)
-        rows.append(PeakRow(period, process, peak, per_level[peak][1], per_level[peak][0], owned, over))
-    return rows
+            owned = self.licenses.get(process.casefold())
+            if whole and owned is not None and int(level) > owned:
+                self.add_over(day, process, float(secs))
+
+    def add_over(self, day: date, process: str, secs: float) -> None:
+        self._over[(day, process)] = self._over.get((day, process), 0.0) + secs
+
+    def rows(self, per: str) -> list[PeakRow]:
+        by_period: dict[tuple[str, str], dict[int, list[float]]] = {}
+        over: dict[tuple[str, str], float] = {}
+        for (day, process), per_level in self._levels.items():
+            merged = by_period.setdefault((period_key(per, day), process), {})
+            for level, (secs, at) in per_level.items():
+                held = merged.setdefault(level, [0.0, at])
+                held[0] += secs
+                held[1] = min(held[1], at)
+        for (day, process), secs in self._over.items():
+            over[(period_key(per, day), process)] = over.get((period_key(per, day), process), 0.0) + secs
+        rows = []
+        for (period, process), per_level in sorted(by_period.items()):
+            peak = max(per_level)
+            owned = self.licenses.get(process.casefold())
+            rows.append(PeakRow(period, process, peak, per_level[peak][1], per_level[peak][0], owned,
+                                None if owned is None else over.get((period, process), 0.0)))
+        return rows

@@ -3,8 +3,8 @@
 Every write of sessions marks the UTC hours they touch in ``rollup_dirty`` (hub.storage). The hub
 runs ``refresh`` every few minutes on a connection of its own: it computes each complete local
 day not rolled up yet, and again each rolled-up day that a write touched since, from the raw
-sessions, with the same SQL the questions use, into rollup_usage, rollup_hours, rollup_programs
-and rollup_peak. Today is never rolled up: questions read it raw.
+sessions, with the same SQL the questions use, into rollup_usage, rollup_hours, rollup_programs,
+rollup_peak and rollup_peak_top. Today is never rolled up: questions read it raw.
 
 rollup_state also keeps ``longest``, a bound on the length of the stored sessions (with the marks
 of sessions written since, see rolled.longest_bound): it lets the raw parts of a question, and
@@ -130,7 +130,8 @@ def _first_day(storage: Storage, zone: ZoneInfo, today: date) -> date:
     return today if span is None else min(today, local_day(span[0], zone))
 
 
-ROLLUP_TABLES = ("rollup_usage", "rollup_programs", "rollup_hours", "rollup_peak", "rollup_dirty", "rollup_state")
+ROLLUP_TABLES = ("rollup_usage", "rollup_programs", "rollup_hours", "rollup_peak", "rollup_peak_top",
+                 "rollup_dirty", "rollup_state")
 # The measures of rollup_usage, rollup_programs and rollup_hours, and the raw_usage_sql columns
 # that fill them.
 MEASURES = {"seconds": "seat", "programSeconds": "program", "sessions": "sessions", "carried": "carried",
@@ -171,7 +172,7 @@ def _compute(dialect: Dialect, tx: Transaction, todo: Sequence[date], zone: Zone
     hour_bounds = [(lo, hi) for first, last in bounds for _, lo, hi in units(first, last, zone, hourly=True)]
     hours = [Stretch(index, lo, hi) for index, (lo, hi) in enumerate(hour_bounds)]
     for day, (lo, hi) in zip(todo, bounds):
-        for table in ("rollup_usage", "rollup_programs", "rollup_peak"):
+        for table in ("rollup_usage", "rollup_programs", "rollup_peak", "rollup_peak_top"):
             tx.execute(f"DELETE FROM {table} WHERE day = {dp}", [day.isoformat()])
         tx.execute(f"DELETE FROM rollup_hours WHERE hourStart >= {tp} AND hourStart < {tp}",
                    [dialect.to_db_time(lo), dialect.to_db_time(hi)])
@@ -196,6 +197,13 @@ def _compute(dialect: Dialect, tx: Transaction, todo: Sequence[date], zone: Zone
         sql, params = histogram_sql(dialect, days, who, (), longest)
         _insert(tx, "rollup_peak (day, process, counted, level, seconds, firstAt)",
                 f"n.tag, agg.p, {mark}, agg.n, agg.secs, agg.first_at", (sql, params), day_names, [counted])
+    on_days = f"p.day IN ({', '.join([dp] * len(todo))})"
+    tx.execute(f"INSERT INTO rollup_peak_top (day, process, counted, level, seconds, firstAt) "
+               f"SELECT p.day, p.process, p.counted, p.level, p.seconds, p.firstAt FROM rollup_peak AS p "
+               f"JOIN (SELECT day, process, counted, MAX(level) AS top FROM rollup_peak AS p WHERE {on_days} "
+               f"GROUP BY day, process, counted) AS t ON t.day = p.day AND t.process = p.process "
+               f"AND t.counted = p.counted AND t.top = p.level WHERE {on_days}",
+               [day.isoformat() for day in todo] * 2)
 
 
 def _insert(tx: Transaction, into: str, picked: str, select: tuple[str, list[Any]],

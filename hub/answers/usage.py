@@ -134,7 +134,7 @@ def raw_usage_sql(dialect: Dialect, stretches: Sequence[Stretch], columns: Seque
     fresh = f"{dialect.greatest}(a, COALESCE(covered, a))"
     # A piece's share of its session's measured seconds; a session of no length has them whole.
     share = f"COALESCE({seconds(dialect, 'a', 'b')} / NULLIF({seconds(dialect, 'st', 'en')}, 0), 1)"
-    measures = (f"SUM(CASE WHEN k > 0 OR st >= lo THEN 1 ELSE 0 END)",
+    measures = ("SUM(CASE WHEN k > 0 OR st >= lo THEN 1 ELSE 0 END)",
                 f"SUM(CASE WHEN covered IS NULL OR b > covered THEN {seconds(dialect, fresh, 'b')} ELSE 0 END)",
                 f"SUM({seconds(dialect, 'a', 'b')})", "MIN(st)", "MAX(en)",
                 "SUM(CASE WHEN st < lo THEN 1 ELSE 0 END)", f"SUM(act * {share})", f"SUM(fg * {share})")

@@ -9,7 +9,9 @@ database has and adds what is missing:
   using the column's definition from the CREATE TABLE statement, so it must allow NULL or have a
   DEFAULT (rows stored before it have no value for it);
 - an index that is missing is created (MariaDB: ``ALTER TABLE t ADD KEY ...``; SQLite: its
-  ``CREATE INDEX IF NOT EXISTS`` statement), and so is a view.
+  ``CREATE INDEX IF NOT EXISTS`` statement), and so is a view;
+- an ``INSERT INTO t ... SELECT`` statement fills a table derived from others, and runs only in
+  the upgrade that creates ``t``: later rows come from the code that keeps ``t``.
 
 No schema version number is kept: several changes written at the same time on different branches
 each add their own lines to the DDL and merge without renumbering anything, and a database that an
@@ -29,6 +31,7 @@ from .base import StorageError
 _CREATE_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)\s*\((.*)\)", re.S | re.I)
 _CREATE_INDEX = re.compile(r"CREATE (?:UNIQUE )?INDEX IF NOT EXISTS (\w+) ON (\w+)", re.I)
 _CREATE_VIEW = re.compile(r"CREATE (?:OR REPLACE )?VIEW (?:IF NOT EXISTS )?(\w+)", re.I)
+_FILL = re.compile(r"INSERT INTO (\w+)", re.I)
 _CONSTRAINT_WORDS = ("PRIMARY", "UNIQUE", "KEY", "INDEX", "CONSTRAINT", "FOREIGN", "CHECK")
 
 
@@ -74,8 +77,12 @@ def upgrade_statements(ddl: Sequence[str], existing: Existing, alter_keys: bool)
     """
     statements: list[str] = []
     for statement in ddl:
-        index, view = _CREATE_INDEX.match(statement), _CREATE_VIEW.match(statement)
-        if index is not None:
+        index, view, fill = (_CREATE_INDEX.match(statement), _CREATE_VIEW.match(statement),
+                             _FILL.match(statement))
+        if fill is not None:
+            if fill.group(1) not in existing.columns:
+                statements.append(statement)
+        elif index is not None:
             if index.group(1) not in existing.indexes.get(index.group(2), set()):
                 statements.append(statement)
         elif view is not None:

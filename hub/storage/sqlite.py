@@ -69,6 +69,19 @@ SCHEMA = (
         firstAt      TEXT NOT NULL,
         PRIMARY KEY (day, process, counted, level)
     )""",
+    """CREATE TABLE IF NOT EXISTS rollup_peak_top (
+        day          TEXT NOT NULL,
+        process      TEXT NOT NULL,
+        counted      TEXT NOT NULL,
+        level        INTEGER NOT NULL,
+        seconds      REAL NOT NULL,
+        firstAt      TEXT NOT NULL,
+        PRIMARY KEY (day, process, counted)
+    )""",
+    """INSERT INTO rollup_peak_top (day, process, counted, level, seconds, firstAt)
+    SELECT p.day, p.process, p.counted, p.level, p.seconds, p.firstAt FROM rollup_peak AS p
+    JOIN (SELECT day, process, counted, MAX(level) AS top FROM rollup_peak GROUP BY day, process, counted) AS t
+    ON t.day = p.day AND t.process = p.process AND t.counted = p.counted AND t.top = p.level""",
     """CREATE TABLE IF NOT EXISTS rollup_hours (
         hourStart    TEXT NOT NULL,
         computerName TEXT NOT NULL,
