@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 
 from harness import DEFAULT_MARIADB, ScratchMariaDB, bench_env, create_database, mariadb_connect
 from common.ids import new_sid
-from hub.answers import Window, parse_labs, usage
+from hub.answers import Window, parse_labs, parse_licenses, usage
 from hub.answers.inventory import running_now, unused
 from hub.answers.peak import peaks
 from hub.answers.zone import resolve_zone
@@ -128,6 +128,9 @@ def run_cli(url: str, args: Sequence[str], folder: Path) -> tuple[float, int]:
 
 LAB_LINES = "\n".join(f"Lab {n} = lab-pc{n:02d}??" for n in range(100))
 LABS = parse_labs(LAB_LINES)
+# Fewer than the peaks of the data set: peak reads the time over them too.
+LICENSE_LINES = "matlab = 25\nOffice = 40"
+LICENSES = parse_licenses(LICENSE_LINES)
 WATCHED = LABELS + ["never-used"]
 DAY = 86_400
 Answer = Callable[[Storage, ZoneInfo, float, bool], list]
@@ -148,9 +151,11 @@ QUESTIONS: tuple[tuple[list[str], Answer], ...] = (
      lambda st, z, now, roll: usage(st, ["computer", "user", "process"], Window(now - 7 * DAY), z, now,
                                     use_rollup=roll)),
     (["peak", "--since", "30d", "--per", "day"],
-     lambda st, z, now, roll: peaks(st, Window(now - 30 * DAY), z, now, "day", use_rollup=roll)),
+     lambda st, z, now, roll: peaks(st, Window(now - 30 * DAY), z, now, "day", licenses=LICENSES,
+                                    use_rollup=roll)),
     (["peak", "--since", "365d", "--per", "month"],
-     lambda st, z, now, roll: peaks(st, Window(now - 365 * DAY), z, now, "month", use_rollup=roll)),
+     lambda st, z, now, roll: peaks(st, Window(now - 365 * DAY), z, now, "month", licenses=LICENSES,
+                                    use_rollup=roll)),
     # unused and now have no raw variant: they read no more than they must either way.
     (["unused", "--days", "90"], lambda st, z, now, roll: unused(st, WATCHED, 90, z, now)[0]),
     (["now"], lambda st, z, now, roll: running_now(st, now, 5.0, LABS)[0]),
@@ -180,7 +185,7 @@ def print_plans(storage: Storage, statements: list[tuple[str, list]]) -> None:
         if sql in shown or "rollup_state" in sql or "rollup_dirty" in sql:
             continue
         shown.add(sql)
-        tables = ", ".join(dict.fromkeys(re.findall(r"\b(records|nodes|rollup_[a-z]+)\b", sql)))
+        tables = ", ".join(dict.fromkeys(re.findall(r"\b(records|nodes|rollup_[a-z_]+)\b", sql)))
         print(f"      EXPLAIN of a statement on {tables}: {sql[:70]} ...")
         for row in storage.read("EXPLAIN " + sql, params):
             # id, select_type, table, type, key, rows, Extra
@@ -254,6 +259,7 @@ def main() -> None:
         folder = Path(tmp)
         (folder / "monitorProcesses.txt").write_text("\n".join(WATCHED) + "\n")
         (folder / "labs.txt").write_text(LAB_LINES + "\n")
+        (folder / "licenses.txt").write_text(LICENSE_LINES + "\n")
         subprocess.run([sys.executable, "-m", "hub", "init-db", "--db", url], cwd=folder, env=bench_env(folder),
                        check=True, capture_output=True)
         print(f"== report growth: {args.nodes} nodes ({USERS_PER_COMPUTER} users on each computer), {args.days} days")

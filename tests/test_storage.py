@@ -19,6 +19,7 @@ from common.ids import new_sid
 from hub.storage import (DatabaseURL, NodeRow, NodeStatus, SessionRow, Storage, StorageError,
                          StorageUnavailable, UsageRow, open_storage, parse_db_url)
 from hub.storage.base import usage_query
+from hub.storage import mariadb
 from hub.storage.mariadb import SCHEMA_SQL, MariaDBStorage, connect_kwargs, split_sql
 from hub.storage.sqlite import SQLiteStorage
 from tests.dbrows import db_time, raw_sql
@@ -527,3 +528,29 @@ def test_the_hub_reads_the_mariadb_password_from_a_file_and_never_shows_it(
     denied = run_cli("hub", "status", "--db", url, "--db-password-file", str(secret), cwd=tmp_path)
     assert denied.returncode == 1 and "Access denied" in denied.stderr
     assert restricted_account.password not in denied.stderr + denied.stdout + ok.stderr + ok.stdout
+
+
+def test_a_statement_the_client_stops_waiting_for_is_stopped_on_the_server(
+        mariadb_url: str, mariadb_admin: pymysql.connections.Connection, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mariadb, "STATEMENT_TIMEOUT", 1)
+    monkeypatch.setattr(mariadb, "IO_TIMEOUT", 4)
+    marker = f"procmesh_slow_{secrets.token_hex(4)}"
+    with open_storage(mariadb_url) as store:
+        with pytest.raises(StorageUnavailable) as failed:
+            # Ten billion rows to count, minutes of work; not SLEEP(), which stops by itself when
+            # the client goes away (a comment marks the statement in the process list).
+            store.read(f"SELECT /* {marker} */ COUNT(*) FROM seq_1_to_100000 AS a JOIN seq_1_to_100000 AS b", [])
+
+    def running() -> list[int]:
+        with mariadb_admin.cursor() as cursor:
+            cursor.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE %s "
+                           "AND ID <> CONNECTION_ID()", [f"%{marker}%seq_1_to_%"])
+            return [row[0] for row in cursor.fetchall()]
+    try:
+        wait_for(lambda: not running(), timeout=10, message="the slow statement to stop on the server")
+    finally:
+        with mariadb_admin.cursor() as cursor:   # failed or not, leave no work to the server
+            for thread in running():
+                cursor.execute("KILL QUERY %s", [thread])
+    assert "max_statement_time" in str(failed.value)   # the error says why
+

@@ -231,12 +231,16 @@ DIALECT = Dialect(
 CONNECT_TIMEOUT = 5
 # A frozen server or a pulled cable must not block the writer forever; generous for big reports.
 IO_TIMEOUT = 300
+# The server stops a statement a little before the client would stop waiting for it: a client
+# that gave up leaves no query running on (a report over years of raw sessions went on for
+# minutes after its command had failed), and the error says why.
+STATEMENT_TIMEOUT = 290
 ROWS_PER_STATEMENT = 1000
 
-# Server gone, connection lost or killed, too many connections, lock wait timeout, deadlock:
-# rolling back and retrying later may succeed.
+# Server gone, connection lost or killed, too many connections, lock wait timeout, deadlock, a
+# statement over STATEMENT_TIMEOUT: rolling back and retrying later may succeed.
 UNKNOWN_DATABASE = 1049
-UNAVAILABLE_CODES = {1040, 1053, 1205, 1213, 1927, 2002, 2003, 2006, 2013, 2055, 4031}
+UNAVAILABLE_CODES = {1040, 1053, 1205, 1213, 1927, 1969, 2002, 2003, 2006, 2013, 2055, 4031}
 
 
 def _datetime(value: str) -> datetime | str:
@@ -268,7 +272,8 @@ def connect_kwargs(url: DatabaseURL) -> dict[str, Any]:
         read_timeout=IO_TIMEOUT, write_timeout=IO_TIMEOUT,
         # DATETIME has no time zone; UTC in the session keeps NOW() and friends consistent with it.
         init_command=f"SET time_zone = '+00:00', tmp_table_size = {IN_MEMORY_TEMP_TABLE_BYTES}, "
-                     f"max_heap_table_size = {IN_MEMORY_TEMP_TABLE_BYTES}",
+                     f"max_heap_table_size = {IN_MEMORY_TEMP_TABLE_BYTES}, "
+                     f"max_statement_time = {STATEMENT_TIMEOUT}",
         # UPDATE then reports rows matched, not rows changed: how the writer notices deleted rows.
         client_flag=CLIENT.FOUND_ROWS, conv=CONVERSIONS)
 
