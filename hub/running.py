@@ -1,4 +1,5 @@
-"""``procmesh-hub run``: the hub itself (sockets, writer, roll-up keeper and the dashboard beside it).
+"""``procmesh-hub run``, the hub itself (sockets, writer, roll-up keeper and the dashboard beside
+it), and ``init-db``.
 
 Apart from hub/cli.py so that the commands that only read the database never load ZeroMQ, CURVE,
 Prometheus or the web stack: a report asked from a shell starts in a fraction of the time.
