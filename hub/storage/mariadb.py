@@ -271,9 +271,11 @@ def connect_kwargs(url: DatabaseURL) -> dict[str, Any]:
         charset="utf8mb4", autocommit=False, connect_timeout=CONNECT_TIMEOUT,
         read_timeout=IO_TIMEOUT, write_timeout=IO_TIMEOUT,
         # DATETIME has no time zone; UTC in the session keeps NOW() and friends consistent with it.
+        # max_statement_time is MariaDB's (10.1 on): in a comment that only MariaDB executes, so a
+        # MySQL server behind a mysql:// URL still accepts the connection.
         init_command=f"SET time_zone = '+00:00', tmp_table_size = {IN_MEMORY_TEMP_TABLE_BYTES}, "
-                     f"max_heap_table_size = {IN_MEMORY_TEMP_TABLE_BYTES}, "
-                     f"max_statement_time = {STATEMENT_TIMEOUT}",
+                     f"max_heap_table_size = {IN_MEMORY_TEMP_TABLE_BYTES} "
+                     f"/*M!100101 , max_statement_time = {STATEMENT_TIMEOUT} */",
         # UPDATE then reports rows matched, not rows changed: how the writer notices deleted rows.
         client_flag=CLIENT.FOUND_ROWS, conv=CONVERSIONS)
 
