@@ -10,8 +10,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from common.errors import ProcmeshError
 from common.curve import KeyFileError
+from common.errors import ProcmeshError
 from common.settings import SettingsError
 from common.timing import grace_problem
 from common.watchlist import WatchEntry, WatchListError, load_watchlist
@@ -27,7 +27,7 @@ from hub.web.cli import prepare_dashboard, start_beside_hub
 log = logging.getLogger("procmesh.hub")
 
 
-def open_db(settings: dict) -> Storage:
+def _open_db(settings: dict) -> Storage:
     storage = open_storage(settings["db"], settings["db_password_file"])
     storage.ensure_schema()
     return storage
@@ -55,7 +55,7 @@ def cmd_run(_parsed: argparse.Namespace, settings: dict) -> int:
     security = _security(settings)
     # Before the sockets accept anyone; logged only once nothing can fail with a one-line error.
     capacity = raise_open_files_limit()
-    storage = open_db(settings)
+    storage = _open_db(settings)
     try:
         dashboard = prepare_dashboard(settings)
     except ProcmeshError:
@@ -95,6 +95,6 @@ def _security(settings: dict) -> Security:
 
 
 def cmd_init_db(_parsed: argparse.Namespace, settings: dict) -> int:
-    open_db(settings).close()
+    _open_db(settings).close()
     print(f"tables ready in {parse_db_url(settings['db']).redacted()}")
     return 0

@@ -107,8 +107,9 @@ def test_schema_is_created_on_an_empty_database_and_again_harmlessly(storage_url
         store.ensure_schema()
         store.ensure_schema()
         store.write([row], [node()])
-    assert table_names(storage_url) == {"records", "nodes", "rollup_usage", "rollup_peak", "rollup_peak_top", "rollup_hours",
-                                        "rollup_programs", "rollup_dirty", "rollup_state", "web_users"}
+    assert table_names(storage_url) == {"records", "nodes", "rollup_usage", "rollup_peak", "rollup_peak_top",
+                                        "rollup_hours", "rollup_programs", "rollup_dirty", "rollup_state",
+                                        "web_users"}
     with open_storage(storage_url) as store:
         store.ensure_schema()
         assert [u.sessions for u in store.usage(None, None, ["process"])] == [1]
